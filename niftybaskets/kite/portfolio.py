@@ -1,0 +1,51 @@
+"""What an account is worth, from Kite's holdings, positions and margins answers (pure, no I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    quantities: dict[str, int]  # shares owned per symbol: settled + T1 + today's net CNC trades
+    prices: dict[str, float]
+    cash: float  # margins equity.net: what can be spent now
+    blocked: float  # sale money held back until settlement (utilised.delivery): value, not spendable
+
+    @property
+    def stock_value(self) -> float:
+        return sum(quantity * self.prices[symbol] for symbol, quantity in self.quantities.items())
+
+    @property
+    def total(self) -> float:
+        return self.stock_value + self.cash + self.blocked
+
+    def value_of(self, symbol: str) -> float:
+        return self.quantities.get(symbol, 0) * self.prices.get(symbol, 0.0)
+
+
+def value_portfolio(holdings: list[Mapping], positions: Mapping, equity_margins: Mapping) -> Portfolio:
+    """Holdings + net CNC positions + funds, each share counted once.
+
+    Kite keeps a share sold today in holdings (as used_quantity) and shows the sale as a negative
+    CNC position, and shows today's buys only in positions: adding the two counts every share once.
+    """
+    quantities: dict[str, int] = {}
+    prices: dict[str, float] = {}
+    for holding in holdings:
+        symbol = holding["tradingsymbol"]
+        quantities[symbol] = quantities.get(symbol, 0) + holding["quantity"] + holding["t1_quantity"]
+        prices[symbol] = holding["last_price"]
+    for position in positions.get("net", []):
+        if position["product"] != "CNC":
+            continue
+        symbol = position["tradingsymbol"]
+        quantities[symbol] = quantities.get(symbol, 0) + position["quantity"]
+        prices[symbol] = position["last_price"]
+    return Portfolio(
+        quantities={symbol: quantity for symbol, quantity in quantities.items() if quantity},
+        prices=prices,
+        cash=float(equity_margins["net"]),
+        blocked=float(equity_margins.get("utilised", {}).get("delivery", 0) or 0),
+    )

@@ -1,0 +1,260 @@
+"""The paper exchange's HTTP face: Kite Connect v3 routes, envelopes and status codes.
+
+Every answer is `{"status": "success", "data": ...}` or Kite's error envelope; no request, however
+malformed, gets a traceback. `/admin/*` (loopback only) moves prices, arms faults, authorises
+holdings and ends sessions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from niftybaskets.paper.account_file import Fault
+from niftybaskets.paper.errors import ERROR_TYPE_BY_STATUS, KiteError, input_error
+from niftybaskets.paper.exchange import PaperExchange
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def success(data: object) -> JSONResponse:
+    return JSONResponse({"status": "success", "data": data})
+
+
+def error_response(error: KiteError) -> JSONResponse:
+    return JSONResponse(error.envelope(), status_code=error.status)
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """Kite's write endpoints take form fields; anything else is a clear InputException."""
+    content_type = request.headers.get("content-type", "")
+    if content_type and not content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        raise input_error(
+            f"Send the parameters as form fields (application/x-www-form-urlencoded), not {content_type}."
+        )
+    try:
+        form = await request.form()
+    except Exception:  # the form parsers raise several types on a broken body
+        raise input_error("The request body is not a readable form.") from None
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+async def read_json(request: Request) -> object:
+    try:
+        return json.loads(await request.body() or b"null")
+    except ValueError:
+        raise input_error("The request body is not valid JSON.") from None
+
+
+def create_app(exchange: PaperExchange) -> FastAPI:
+    app = FastAPI(title="niftybaskets paper exchange", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.exception_handler(KiteError)
+    async def kite_error(_: Request, error: KiteError) -> JSONResponse:
+        return error_response(error)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        messages = {404: "Route not found.", 405: "Method not allowed on this route."}
+        message = messages.get(error.status_code, str(error.detail))
+        return error_response(KiteError(error.status_code, "GeneralException", message))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
+        return error_response(input_error(f"Invalid request: {error.errors()[0].get('msg', 'bad input')}."))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, error: Exception) -> JSONResponse:
+        log.exception("paper exchange failed on a request")
+        return error_response(KiteError(500, "GeneralException", f"The paper exchange failed: {type(error).__name__}."))
+
+    @app.middleware("http")
+    async def injected_faults(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        fault = exchange.faults.take(request.method, request.url.path)
+        if fault is None:
+            return await call_next(request)
+        if fault.when == "after":
+            await call_next(request)
+        await asyncio.sleep(fault.delay)
+        error_type = ERROR_TYPE_BY_STATUS.get(fault.status, "GeneralException")
+        return error_response(KiteError(fault.status, error_type, f"Injected fault: HTTP {fault.status}."))
+
+    def user(request: Request, bucket: str = "api") -> str:
+        return exchange.authenticate(request.headers.get("authorization"), bucket)
+
+    # -- login ------------------------------------------------------------------------------
+
+    @app.get("/connect/login")
+    async def connect_login(request: Request) -> RedirectResponse:
+        params = request.query_params
+        url = exchange.login_redirect(params.get("api_key", ""), params.get("redirect_params"))
+        return RedirectResponse(url, status_code=302)
+
+    @app.post("/session/token")
+    async def session_token(request: Request) -> JSONResponse:
+        form = await read_form(request)
+        missing = [name for name in ("api_key", "request_token", "checksum") if not form.get(name)]
+        if missing:
+            raise input_error(f"Missing {', '.join(f'`{name}`' for name in missing)}.")
+        return success(exchange.create_session(form["api_key"], form["request_token"], form["checksum"]))
+
+    @app.delete("/session/token")
+    async def session_logout(request: Request) -> JSONResponse:
+        params = request.query_params
+        missing = [name for name in ("api_key", "access_token") if not params.get(name)]
+        if missing:
+            raise input_error(f"Missing {', '.join(f'`{name}`' for name in missing)}.")
+        return success(exchange.invalidate_session(params["api_key"], params["access_token"]))
+
+    # -- user and portfolio -----------------------------------------------------------------
+
+    @app.get("/user/profile")
+    async def profile(request: Request) -> JSONResponse:
+        return success(exchange.profile(user(request)))
+
+    @app.get("/user/margins")
+    async def margins(request: Request) -> JSONResponse:
+        return success(exchange.margins(user(request)))
+
+    @app.get("/user/margins/{segment}")
+    async def segment_margins(request: Request, segment: str) -> JSONResponse:
+        return success(exchange.margins(user(request), segment))
+
+    @app.get("/portfolio/holdings")
+    async def holdings(request: Request) -> JSONResponse:
+        return success(exchange.holdings(user(request)))
+
+    @app.get("/portfolio/positions")
+    async def positions(request: Request) -> JSONResponse:
+        return success(exchange.positions(user(request)))
+
+    # -- market data ------------------------------------------------------------------------
+
+    def quote_route(mode: str):
+        async def handler(request: Request) -> JSONResponse:
+            user(request, "quote")
+            return success(exchange.quote(request.query_params.getlist("i"), mode))
+
+        return handler
+
+    app.get("/quote")(quote_route("quote"))
+    app.get("/quote/ltp")(quote_route("ltp"))
+    app.get("/quote/ohlc")(quote_route("ohlc"))
+
+    # -- orders -----------------------------------------------------------------------------
+
+    def client_ip(request: Request) -> str | None:
+        return request.client.host if request.client else None
+
+    @app.post("/orders/{variety}")
+    async def place_order(request: Request, variety: str) -> JSONResponse:
+        user_id = user(request, "orders")
+        form = await read_form(request)
+        return success({"order_id": exchange.place_order(user_id, variety, form, client_ip(request))})
+
+    @app.delete("/orders/{variety}/{order_id}")
+    async def cancel_order(request: Request, variety: str, order_id: str) -> JSONResponse:
+        user_id = user(request, "orders")
+        return success({"order_id": exchange.cancel_order(user_id, variety, order_id, client_ip(request))})
+
+    @app.get("/orders")
+    async def orders(request: Request) -> JSONResponse:
+        return success(exchange.orders(user(request)))
+
+    @app.get("/orders/{order_id}")
+    async def order_history(request: Request, order_id: str) -> JSONResponse:
+        return success(exchange.order_history(user(request), order_id))
+
+    @app.get("/orders/{order_id}/trades")
+    async def order_trades(request: Request, order_id: str) -> JSONResponse:
+        return success(exchange.order_trades(user(request), order_id))
+
+    @app.get("/trades")
+    async def trades(request: Request) -> JSONResponse:
+        return success(exchange.trades(user(request)))
+
+    # -- admin ------------------------------------------------------------------------------
+
+    def admin_only(request: Request) -> None:
+        if client_ip(request) not in LOOPBACK:
+            raise KiteError(403, "PermissionException", "The admin endpoints answer only on the loopback address.")
+
+    @app.post("/admin/prices")
+    async def admin_prices(request: Request) -> JSONResponse:
+        admin_only(request)
+        exchange.set_prices(parse_price_updates(await read_json(request)))
+        return success(True)
+
+    @app.get("/admin/faults")
+    async def admin_faults(request: Request) -> JSONResponse:
+        admin_only(request)
+        return success(exchange.faults.pending())
+
+    @app.post("/admin/faults")
+    async def admin_add_fault(request: Request) -> JSONResponse:
+        admin_only(request)
+        body = await read_json(request)
+        try:
+            faults = [Fault.model_validate(item) for item in (body if isinstance(body, list) else [body])]
+        except ValidationError as error:
+            raise input_error(f"Invalid fault: {error.errors()[0]['msg']}.") from None
+        for fault in faults:
+            exchange.faults.add(fault)
+        return success(exchange.faults.pending())
+
+    @app.delete("/admin/faults")
+    async def admin_clear_faults(request: Request) -> JSONResponse:
+        admin_only(request)
+        exchange.faults.clear()
+        return success(True)
+
+    @app.post("/admin/accounts/{user_id}/authorise")
+    async def admin_authorise(request: Request, user_id: str) -> JSONResponse:
+        admin_only(request)
+        body = await read_json(request)
+        if not isinstance(body, dict) or not all(
+            isinstance(quantity, int) and not isinstance(quantity, bool) and quantity >= 0 for quantity in body.values()
+        ):
+            raise input_error('Send {"SYMBOL": quantity, ...} with whole, non-negative quantities.')
+        exchange.authorise_holdings(user_id, {symbol.upper(): quantity for symbol, quantity in body.items()})
+        return success(True)
+
+    @app.post("/admin/accounts/{user_id}/expire-sessions")
+    async def admin_expire(request: Request, user_id: str) -> JSONResponse:
+        admin_only(request)
+        return success({"expired": exchange.expire_sessions(user_id)})
+
+    return app
+
+
+def parse_price_updates(body: object) -> dict[str, Mapping]:
+    """`{"INFY": 1500.5}` or `{"INFY": {"last_price": 1500.5, "lower_circuit": .., "upper_circuit": ..}}`."""
+    if not isinstance(body, dict) or not body:
+        raise input_error('Send {"SYMBOL": price, ...} or {"SYMBOL": {"last_price": price, ...}, ...}.')
+    updates = {}
+    for symbol, value in body.items():
+        update = {"last_price": value} if not isinstance(value, dict) else dict(value)
+        unknown = set(update) - {"last_price", "close_price", "lower_circuit", "upper_circuit"}
+        if unknown:
+            raise input_error(f"{symbol}: unknown price fields {sorted(unknown)}.")
+        for name, number in update.items():
+            if isinstance(number, bool) or not isinstance(number, (int, float)) or not number > 0:
+                raise input_error(f"{symbol}: {name} must be a positive number.")
+        if "last_price" not in update:
+            raise input_error(f"{symbol}: last_price is required.")
+        if ("lower_circuit" in update) != ("upper_circuit" in update):
+            raise input_error(f"{symbol}: give lower_circuit and upper_circuit together.")
+        if "lower_circuit" in update and not update["lower_circuit"] < update["upper_circuit"]:
+            raise input_error(f"{symbol}: lower_circuit must be below upper_circuit.")
+        updates[str(symbol).strip().upper().removeprefix("NSE:")] = update
+    return updates

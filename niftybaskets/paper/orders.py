@@ -1,0 +1,104 @@
+"""Order requests as Kite's API validates them, before any account state is read (pure)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from niftybaskets.paper.account_file import Rules
+from niftybaskets.paper.errors import input_error
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    variety: str
+    symbol: str
+    transaction_type: str
+    quantity: int
+    order_type: str
+    price: float
+    market_protection: float
+    tag: str | None
+    validity: str = "DAY"
+
+
+def _whole_number(form: Mapping[str, str], name: str) -> int:
+    text = str(form.get(name, "")).strip()
+    try:
+        number = int(text)
+    except ValueError:
+        raise input_error(f"Invalid `{name}`: a whole number is needed, got {text!r}.") from None
+    if number <= 0:
+        raise input_error(f"Invalid `{name}`: it must be above 0, got {number}.")
+    return number
+
+
+def _number(form: Mapping[str, str], name: str) -> float | None:
+    text = str(form.get(name, "")).strip()
+    if not text:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        raise input_error(f"Invalid `{name}`: a number is needed, got {text!r}.") from None
+    if not math.isfinite(number):
+        raise input_error(f"Invalid `{name}`: a finite number is needed, got {text!r}.")
+    return number
+
+
+def parse_order(variety: str, form: Mapping[str, str], rules: Rules) -> OrderRequest:
+    """Validate an order request's form fields the way Kite's API does, before any state is read."""
+    if variety not in ("regular", "amo"):
+        raise input_error(f"Invalid `variety` {variety!r}: the paper exchange takes regular and amo orders.")
+    required = ("exchange", "tradingsymbol", "transaction_type", "quantity", "product", "order_type")
+    missing = [name for name in required if not str(form.get(name, "")).strip()]
+    if missing:
+        raise input_error(f"Missing {', '.join(f'`{name}`' for name in missing)}.")
+    if form["exchange"] != "NSE":
+        raise input_error(f"Invalid `exchange` {form['exchange']!r}: the paper exchange trades NSE equities only.")
+    if form["transaction_type"] not in ("BUY", "SELL"):
+        raise input_error(f"Invalid `transaction_type` {form['transaction_type']!r}: use BUY or SELL.")
+    if form["product"] != "CNC":
+        raise input_error(
+            f"Invalid `product` {form['product']!r}: the paper exchange takes CNC (delivery) orders only."
+        )
+    order_type = form["order_type"]
+    if order_type not in ("MARKET", "LIMIT"):
+        raise input_error(f"Invalid `order_type` {order_type!r}: the paper exchange takes MARKET and LIMIT orders.")
+    validity = form.get("validity") or "DAY"
+    if validity != "DAY":
+        raise input_error(f"Invalid `validity` {validity!r}: the paper exchange takes DAY orders only.")
+    quantity = _whole_number(form, "quantity")
+    price = _number(form, "price") or 0.0
+    if order_type == "LIMIT":
+        if price <= 0:
+            raise input_error("Invalid `price`: a LIMIT order needs a price above 0.")
+        if abs(price * 100 - round(price * 100)) > 1e-6:
+            raise input_error(f"Invalid `price` {price}: prices are in whole paise (two decimals at most).")
+    else:
+        price = 0.0
+    protection = _number(form, "market_protection")
+    if protection is not None and protection != 0 and not (protection == -1 or 0 < protection <= 100):
+        raise input_error(
+            f"Invalid `market_protection` {protection:g}: use -1 (automatic) or a percentage above 0 and up to 100."
+        )
+    if order_type == "MARKET" and rules.market_protection and not protection:
+        raise input_error(
+            "Market orders without market protection are not allowed via API. Set market_protection "
+            "(-1 for automatic, or a percentage up to 100) or use a LIMIT order."
+        )
+    tag = str(form.get("tag", "")).strip() or None
+    if tag is not None and (len(tag) > 20 or not tag.isalnum()):
+        raise input_error(f"Invalid `tag` {tag!r}: at most 20 letters and digits.")
+    return OrderRequest(
+        variety=variety,
+        symbol=form["tradingsymbol"].strip().upper(),
+        transaction_type=form["transaction_type"],
+        quantity=quantity,
+        order_type=order_type,
+        price=price,
+        market_protection=protection or 0.0,
+        tag=tag,
+        validity=validity,
+    )

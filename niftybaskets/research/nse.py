@@ -1,0 +1,58 @@
+"""NSE's public JSON API through `requests`, with the browser-like headers and cookie warm-up it wants.
+
+NSE answers its API only to clients that first loaded one of its pages (which sets session
+cookies) and that send a browser's headers with a matching Referer.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import requests
+
+from niftybaskets.config import DEFAULT_NSE_BASE_URL
+
+BROWSER_HEADERS = {
+    "User-Agent": (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+    ),
+    "Accept": "application/json, text/plain, */*",
+    "Accept-Language": "en-US,en;q=0.9",
+}
+
+
+class NseError(RuntimeError):
+    """NSE did not answer with data; the message says what to try."""
+
+
+class NseClient:
+    def __init__(self, base_url: str = DEFAULT_NSE_BASE_URL, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.headers.update(BROWSER_HEADERS)
+        self._warmed_up: set[str] = set()
+
+    def _get_json(self, path: str, referer_path: str) -> dict:
+        referer = f"{self.base_url}{referer_path}"
+        for attempt in range(2):
+            if referer not in self._warmed_up or attempt:
+                self.session.get(referer, timeout=self.timeout)
+                self._warmed_up.add(referer)
+            response = self.session.get(f"{self.base_url}{path}", headers={"Referer": referer}, timeout=self.timeout)
+            if response.status_code in (401, 403) and attempt == 0:
+                continue  # the cookies went stale: load the page again
+            break
+        if response.status_code != 200:
+            raise NseError(
+                f"NSE answered HTTP {response.status_code} for {path}; open {referer} in a browser, then retry"
+            )
+        try:
+            return response.json()
+        except ValueError:
+            raise NseError(f"NSE sent something other than JSON for {path}") from None
+
+    def quote_equity(self, symbol: str) -> dict:
+        """The `quote-equity` payload: `priceInfo` has lastPrice, previousClose, lowerCP, upperCP."""
+        encoded = quote(symbol, safe="")
+        return self._get_json(f"/api/quote-equity?symbol={encoded}", f"/get-quotes/equity?symbol={encoded}")

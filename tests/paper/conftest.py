@@ -1,0 +1,91 @@
+"""A paper exchange on an ephemeral loopback port, driven through the real kiteconnect SDK."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import pytest
+import yaml
+from kiteconnect import KiteConnect
+
+from niftybaskets.market import IST
+from niftybaskets.paper.account_file import parse_account_file
+from niftybaskets.paper.embedded import EmbeddedExchange
+from tests.fakes.clock import FakeClock, SteppingMonotonic
+
+MONDAY_10AM = datetime(2026, 11, 23, 10, 0, tzinfo=IST)  # a trading day; 24 Nov 2026 is an NSE holiday
+
+BASE_ACCOUNT = {
+    "user_id": "ZP0001",
+    "api_key": "paperkey",
+    "api_secret": "papersecret",
+    "cash": 100000,
+    "holdings": {"INFY": 10},
+    "t1_holdings": {"TCS": 2},
+    "average_prices": {"INFY": 1400, "TCS": 3400},
+    "prices": {"INFY": 1500, "TCS": 3500, "SBIN": 800, "IDEA": 10},
+}
+
+
+@dataclass
+class Paper:
+    embedded: EmbeddedExchange
+    kite: KiteConnect
+    clock: FakeClock
+    monotonic: SteppingMonotonic
+
+    @property
+    def url(self) -> str:
+        return self.embedded.url
+
+    @property
+    def exchange(self):
+        return self.embedded.exchange
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(MONDAY_10AM)
+
+
+@pytest.fixture
+def monotonic() -> SteppingMonotonic:
+    # One second passes per reading, so rate limits stay out of the way of tests not about them.
+    return SteppingMonotonic(step=1.0)
+
+
+@pytest.fixture
+def make_paper(tmp_path, clock, monotonic):
+    started = []
+
+    def make(db_name: str = "paper.sqlite", **overrides) -> Paper:
+        account = {**BASE_ACCOUNT, **overrides}
+        setup = parse_account_file(yaml.safe_dump(account))
+        embedded = EmbeddedExchange(setup, tmp_path / db_name, clock=clock, monotonic=monotonic)
+        embedded.__enter__()
+        started.append(embedded)
+        return Paper(embedded, embedded.login(), clock, monotonic)
+
+    yield make
+    for embedded in started:
+        embedded.__exit__(None, None, None)
+
+
+@pytest.fixture
+def paper(make_paper) -> Paper:
+    return make_paper()
+
+
+def buy(kite: KiteConnect, symbol: str, quantity: int, **options) -> str:
+    params = {"order_type": "MARKET", "market_protection": -1, **options}
+    return kite.place_order("regular", "NSE", symbol, "BUY", quantity, "CNC", **params)
+
+
+def sell(kite: KiteConnect, symbol: str, quantity: int, **options) -> str:
+    params = {"order_type": "MARKET", "market_protection": -1, **options}
+    return kite.place_order("regular", "NSE", symbol, "SELL", quantity, "CNC", **params)
+
+
+def status(kite: KiteConnect, order_id: str) -> dict:
+    return kite.order_history(order_id)[-1]

@@ -1,0 +1,61 @@
+"""Paper accounts live in SQLite: they survive a restart; --reset seeds them again."""
+
+import sqlite3
+
+import pytest
+import yaml
+
+from niftybaskets.paper.account_file import parse_account_file
+from niftybaskets.paper.embedded import EmbeddedExchange
+from niftybaskets.paper.storage import Storage
+from tests.paper.conftest import BASE_ACCOUNT, buy
+
+
+def start(tmp_path, clock, monotonic, reset=False, **overrides):
+    setup = parse_account_file(yaml.safe_dump({**BASE_ACCOUNT, **overrides}))
+    return EmbeddedExchange(setup, tmp_path / "paper.sqlite", clock=clock, monotonic=monotonic, reset=reset)
+
+
+def test_orders_holdings_and_cash_survive_a_restart(tmp_path, clock, monotonic):
+    with start(tmp_path, clock, monotonic) as paper:
+        kite = paper.login()
+        order_id = buy(kite, "SBIN", 5)
+    with start(tmp_path, clock, monotonic, cash=1) as paper:  # the file's cash is not applied again
+        assert paper.exchange.resumed == ["ZP0001"]
+        kite = paper.login()
+        assert [o["order_id"] for o in kite.orders()] == [order_id]
+        assert kite.margins("equity")["net"] == 100000 - 4000
+        assert {p["tradingsymbol"]: p["quantity"] for p in kite.positions()["net"]} == {"SBIN": 5}
+
+
+def test_sessions_survive_a_restart(tmp_path, clock, monotonic):
+    with start(tmp_path, clock, monotonic) as paper:
+        kite = paper.login()
+    with start(tmp_path, clock, monotonic) as paper:
+        kite.root = paper.url
+        assert kite.profile()["user_id"] == "ZP0001"
+
+
+def test_reset_seeds_the_accounts_again(tmp_path, clock, monotonic):
+    with start(tmp_path, clock, monotonic) as paper:
+        buy(paper.login(), "SBIN", 5)
+    with start(tmp_path, clock, monotonic, reset=True, cash=5000) as paper:
+        kite = paper.login()
+        assert paper.exchange.resumed == []
+        assert kite.orders() == []
+        assert kite.margins("equity")["net"] == 5000
+
+
+def test_an_api_key_taken_by_another_saved_account_is_refused(tmp_path, clock, monotonic):
+    with start(tmp_path, clock, monotonic):
+        pass
+    with pytest.raises(ValueError, match="already used by account ZP0001"):
+        start(tmp_path, clock, monotonic, user_id="ZP0009")
+
+
+def test_a_database_from_another_schema_version_is_refused(tmp_path):
+    path = tmp_path / "future.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 99")
+    with pytest.raises(RuntimeError, match="schema version 99"):
+        Storage(path)
