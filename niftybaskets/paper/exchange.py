@@ -85,8 +85,10 @@ class PaperExchange:
     # -- set-up -------------------------------------------------------------------------------
 
     def _seed(self, setup: AccountFile) -> None:
-        today = self._business_day(self.clock())
+        now = self.clock()
+        today = self._business_day(now)
         self.storage.init_market(today.isoformat())
+        self._roll_market(now)  # a saved market from an earlier day closes first: the file's prices are today's
         for symbol, price in setup.prices.items():
             self.storage.upsert_price(symbol, price, None, setup.circuits.get(symbol))
         for seed in setup.all_accounts():
@@ -599,10 +601,7 @@ class PaperExchange:
         return order_id
 
     def _event(self, order_id: str, status: str, message: str | None, now: datetime) -> None:
-        order = self.storage.db.execute(
-            "SELECT filled_quantity, average_price FROM orders WHERE order_id = ?", (order_id,)
-        ).fetchone()
-        self.storage.add_order_event(order_id, status, message, order[0], order[1], stamp(now))
+        self.storage.add_order_event(order_id, status, message, stamp(now))
 
     def _finish(self, order: Mapping, status: str, now: datetime, message: str | None = None) -> None:
         left = order["quantity"] - order["filled_quantity"]

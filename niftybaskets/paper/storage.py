@@ -290,13 +290,12 @@ class Storage:
             (user_id, *statuses),
         ).fetchall()
 
-    def add_order_event(
-        self, order_id: str, status: str, message: str | None, filled: int, average: float, at: str
-    ) -> None:
+    def add_order_event(self, order_id: str, status: str, message: str | None, at: str) -> None:
+        """Record the order's state now (its fill so far) under `status` in its history."""
         self.db.execute(
             """INSERT INTO order_events (order_id, status, status_message, filled_quantity, average_price, at)
-               VALUES (?, ?, ?, ?, ?, ?)""",
-            (order_id, status, message, filled, average, at),
+               SELECT order_id, ?, ?, filled_quantity, average_price, ? FROM orders WHERE order_id = ?""",
+            (status, message, at, order_id),
         )
 
     def order_events(self, order_id: str) -> list[sqlite3.Row]:

@@ -1,10 +1,12 @@
 """Paper accounts live in SQLite: they survive a restart; --reset seeds them again."""
 
 import sqlite3
+from datetime import datetime
 
 import pytest
 import yaml
 
+from niftybaskets.market import IST
 from niftybaskets.paper.account_file import parse_account_file
 from niftybaskets.paper.embedded import EmbeddedExchange
 from niftybaskets.paper.storage import Storage
@@ -59,3 +61,13 @@ def test_a_database_from_another_schema_version_is_refused(tmp_path):
         db.execute("PRAGMA user_version = 99")
     with pytest.raises(RuntimeError, match="schema version 99"):
         Storage(path)
+
+
+def test_on_a_later_day_the_files_prices_are_todays_and_the_saved_ones_yesterdays_close(tmp_path, clock, monotonic):
+    with start(tmp_path, clock, monotonic):
+        pass
+    clock.set(datetime(2026, 11, 25, 10, 0, tzinfo=IST))
+    prices = {**BASE_ACCOUNT["prices"], "SBIN": 900}
+    with start(tmp_path, clock, monotonic, prices=prices) as paper:
+        quote = paper.login().quote("NSE:SBIN")["NSE:SBIN"]
+        assert (quote["last_price"], quote["ohlc"]["close"]) == (900, 800)
