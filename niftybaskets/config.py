@@ -14,7 +14,20 @@ from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_KITE_API_ROOT = "https://api.kite.trade"
+KITE_LOGIN_PAGE = "https://kite.zerodha.com/connect/login"
+DEFAULT_REDIRECT_URL = "http://127.0.0.1:8080/callback"
 DEFAULT_NSE_BASE_URL = "https://www.nseindia.com"
+
+# What to tell a user who has not set a required variable.
+HOW_TO_SET = {
+    "kite_api_key": "KITE_API_KEY is not set: copy your Kite Connect app's API key into .env "
+    "(developers.kite.trade > your app; see README_REBALANCING.md)",
+    "kite_api_secret": "KITE_API_SECRET is not set: copy your Kite Connect app's API secret into .env "
+    "(developers.kite.trade > your app; see README_REBALANCING.md)",
+    "encryption_key": "ENCRYPTION_KEY is not set: generate one with "
+    '`python3 -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"` '
+    "and put it in .env (and in the repository's secrets for the workflows)",
+}
 
 
 class Settings(BaseSettings):
@@ -23,6 +36,10 @@ class Settings(BaseSettings):
     kite_api_key: str = ""
     kite_api_secret: SecretStr = SecretStr("")
     kite_api_root: str = DEFAULT_KITE_API_ROOT
+    kite_login_url: str = ""
+    kite_redirect_url: str = DEFAULT_REDIRECT_URL
+    kite_access_token: SecretStr = SecretStr("")
+    encryption_key: SecretStr = SecretStr("")
     nse_base_url: str = DEFAULT_NSE_BASE_URL
     data_dir: Path = Path("data")
     nse_extra_holidays: Annotated[list[date], NoDecode] = []
@@ -33,6 +50,28 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @property
+    def login_page(self) -> str:
+        """Kite's login page; with KITE_API_ROOT pointing elsewhere (the paper exchange), that server's."""
+        if self.kite_login_url:
+            return self.kite_login_url
+        root = self.kite_api_root.rstrip("/")
+        return KITE_LOGIN_PAGE if root == DEFAULT_KITE_API_ROOT else f"{root}/connect/login"
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "niftybaskets.sqlite"
+
+    def require(self, *names: str) -> None:
+        """Raise ConfigError naming each required setting that is empty, and how to set it."""
+        missing = []
+        for name in names:
+            value = getattr(self, name)
+            if not (value.get_secret_value() if isinstance(value, SecretStr) else value):
+                missing.append(HOW_TO_SET[name])
+        if missing:
+            raise ConfigError("; ".join(missing))
 
 
 class ConfigError(ValueError):

@@ -42,7 +42,7 @@ def test_symbols_are_normalised():
         ("faults: [{endpoint: orders}]", "METHOD /path"),
         ("circuits: {INFY: [10, 5]}", "lower < upper"),
         ("accounts: [{user_id: ZP0001, api_key: other}]", "own user_id"),
-        ("accounts: [{user_id: ZP0002}]", "own api_key"),
+        ("api_key: k\napi_secret: s\naccounts: [{user_id: ZP0002, api_key: k, api_secret: t}]", "share its api_secret"),
     ],
 )
 def test_problems_are_reported_with_where_they_are(text, message):

@@ -138,10 +138,15 @@ class AccountFile(AccountSeed):
     @model_validator(mode="after")
     def _consistent(self) -> AccountFile:
         seeds = self.all_accounts()
-        for field, values in (("user_id", [s.user_id for s in seeds]), ("api_key", [s.api_key for s in seeds])):
-            duplicates = sorted({v for v in values if values.count(v) > 1})
-            if duplicates:
-                raise ValueError(f"each account needs its own {field}; repeated: {', '.join(duplicates)}")
+        user_ids = [seed.user_id for seed in seeds]
+        repeated = sorted({user_id for user_id in user_ids if user_ids.count(user_id) > 1})
+        if repeated:
+            raise ValueError(f"each account needs its own user_id; repeated: {', '.join(repeated)}")
+        secrets_by_key: dict[str, str] = {}
+        for seed in seeds:
+            # Accounts may share an app (one api_key, several client ids), and so its secret.
+            if secrets_by_key.setdefault(seed.api_key, seed.api_secret) != seed.api_secret:
+                raise ValueError(f"accounts sharing an api_key must share its api_secret ({seed.user_id} differs)")
         for seed in seeds:
             unpriced = sorted((set(seed.holdings) | set(seed.t1_holdings)) - set(self.prices))
             if unpriced and not self.live_prices:

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
@@ -21,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from niftybaskets.paper.account_file import Fault
 from niftybaskets.paper.errors import ERROR_TYPE_BY_STATUS, KiteError, input_error
 from niftybaskets.paper.exchange import PaperExchange
+from niftybaskets.paper.orders import MAX_PRICE
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +99,7 @@ def create_app(exchange: PaperExchange) -> FastAPI:
     @app.get("/connect/login")
     async def connect_login(request: Request) -> RedirectResponse:
         params = request.query_params
-        url = exchange.login_redirect(params.get("api_key", ""), params.get("redirect_params"))
+        url = exchange.login_redirect(params.get("api_key", ""), params.get("redirect_params"), params.get("user_id"))
         return RedirectResponse(url, status_code=302)
 
     @app.post("/session/token")
@@ -143,7 +145,8 @@ def create_app(exchange: PaperExchange) -> FastAPI:
     def quote_route(mode: str):
         async def handler(request: Request) -> JSONResponse:
             user(request, "quote")
-            return success(exchange.quote(request.query_params.getlist("i"), mode))
+            # In a worker thread: with live prices, an unknown symbol is fetched from NSE first.
+            return success(await run_in_threadpool(exchange.quote, request.query_params.getlist("i"), mode))
 
         return handler
 
@@ -160,7 +163,8 @@ def create_app(exchange: PaperExchange) -> FastAPI:
     async def place_order(request: Request, variety: str) -> JSONResponse:
         user_id = user(request, "orders")
         form = await read_form(request)
-        return success({"order_id": exchange.place_order(user_id, variety, form, client_ip(request))})
+        order_id = await run_in_threadpool(exchange.place_order, user_id, variety, form, client_ip(request))
+        return success({"order_id": order_id})
 
     @app.delete("/orders/{variety}/{order_id}")
     async def cancel_order(request: Request, variety: str, order_id: str) -> JSONResponse:
@@ -248,13 +252,16 @@ def parse_price_updates(body: object) -> dict[str, Mapping]:
         if unknown:
             raise input_error(f"{symbol}: unknown price fields {sorted(unknown)}.")
         for name, number in update.items():
-            if isinstance(number, bool) or not isinstance(number, (int, float)) or not number > 0:
-                raise input_error(f"{symbol}: {name} must be a positive number.")
+            if isinstance(number, bool) or not isinstance(number, (int, float)) or not 0.01 <= number <= MAX_PRICE:
+                raise input_error(f"{symbol}: {name} must be a number from 0.01 to {MAX_PRICE:,.0f}.")
         if "last_price" not in update:
             raise input_error(f"{symbol}: last_price is required.")
         if ("lower_circuit" in update) != ("upper_circuit" in update):
             raise input_error(f"{symbol}: give lower_circuit and upper_circuit together.")
         if "lower_circuit" in update and not update["lower_circuit"] < update["upper_circuit"]:
             raise input_error(f"{symbol}: lower_circuit must be below upper_circuit.")
-        updates[str(symbol).strip().upper().removeprefix("NSE:")] = update
+        name = str(symbol).strip().upper().removeprefix("NSE:")
+        if not name:
+            raise input_error("A price update needs a symbol.")
+        updates[name] = update
     return updates

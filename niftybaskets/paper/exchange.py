@@ -79,6 +79,8 @@ class PaperExchange:
         self.resumed: list[str] = []
         if reset:
             storage.wipe()
+        held = {symbol for seed in setup.all_accounts() for symbol in (*seed.holdings, *seed.t1_holdings)}
+        self._fetch_unknown_prices(sorted(held - set(setup.prices)))
         with self._lock, storage.transaction():
             self._seed(setup)
 
@@ -100,11 +102,11 @@ class PaperExchange:
                 "email": seed.email,
                 "redirect_url": seed.redirect_url,
             }
-            owner = self.storage.account_by_api_key(seed.api_key)
-            if owner is not None and owner["user_id"] != seed.user_id:
+            sharer = self.storage.account_by_api_key(seed.api_key)
+            if sharer is not None and sharer["user_id"] != seed.user_id and sharer["api_secret"] != seed.api_secret:
                 raise ValueError(
-                    f"api_key of account {seed.user_id} is already used by account {owner['user_id']} "
-                    f"in {self.storage.path}; give it another api_key or start with --reset"
+                    f"account {seed.user_id} has the api_key of saved account {sharer['user_id']} in "
+                    f"{self.storage.path} but another api_secret; make them match or start with --reset"
                 )
             if self.storage.account(seed.user_id) is not None:
                 self.storage.update_credentials(fields)
@@ -166,9 +168,10 @@ class PaperExchange:
             row = holdings.get(symbol)
             settled, t1, average = (row["quantity"], row["t1_quantity"], row["average_price"]) if row else (0, 0, 0.0)
             day_totals = totals.get(symbol, DayTotals())
-            remaining = max(0, settled - day_totals.sold_settled) + max(0, t1 - day_totals.sold_t1)
-            bought = max(0, day_totals.buy_quantity - day_totals.sold_from_today)
-            if remaining + bought:
+            # Negative only with holdings_check off: an oversold position stays as a short delivery.
+            remaining = settled - day_totals.sold_settled + t1 - day_totals.sold_t1
+            bought = day_totals.buy_quantity - day_totals.sold_from_today
+            if remaining + bought > 0 and remaining >= 0 and bought >= 0:
                 bought_price = day_totals.buy_value / day_totals.buy_quantity if day_totals.buy_quantity else 0.0
                 average = (remaining * average + bought * bought_price) / (remaining + bought)
             self.storage.put_holding(user_id, symbol, remaining, bought, average)
@@ -178,28 +181,37 @@ class PaperExchange:
         self.storage.roll_account(user_id, opening, following.isoformat())
 
     def _expire_day_orders(self, user_id: str, day: date, now: datetime) -> None:
+        closed = min(now, datetime.combine(day, MARKET_CLOSE, IST))
         for order in self.storage.orders_with_status(user_id, ["OPEN"]):
             if date.fromisoformat(order["session_date"]) <= day:
-                self._finish(order, "CANCELLED", now, "DAY order expired when the session closed.")
+                self._finish(order, "CANCELLED", closed, "DAY order expired when the session closed.")
 
     def _send_amos(self, user_id: str, day: date, now: datetime) -> None:
+        # An AMO goes to the market at its session's open, even if nobody looked until later.
+        opened = self.calendar.session_open(day)
         for order in self.storage.orders_with_status(user_id, ["AMO REQ RECEIVED"]):
             if date.fromisoformat(order["session_date"]) <= day:
-                self.storage.update_order(order["order_id"], status="OPEN", updated_at=stamp(now))
-                self._event(order["order_id"], "OPEN", None, now)
-                # An AMO executes at its session's open, even if nobody looked until later.
-                self._try_fill(self.storage.order(user_id, order["order_id"]), now, market_open=True)
+                self.storage.update_order(order["order_id"], status="OPEN", updated_at=stamp(opened))
+                self._event(order["order_id"], "OPEN", None, opened)
+                self._try_fill(self.storage.order(user_id, order["order_id"]), opened, market_open=True)
 
     # -- prices -------------------------------------------------------------------------------
+
+    def _fetch_unknown_prices(self, symbols: list[str]) -> None:
+        """Ask the live source for symbols with no price yet, outside the lock: it may take seconds."""
+        if self.price_source is None:
+            return
+        with self._lock:
+            unknown = [symbol for symbol in symbols if self.storage.price(symbol) is None]
+        quotes = self.price_source(unknown) if unknown else {}
+        if quotes:
+            with self._lock, self.storage.transaction():
+                for symbol, quote in quotes.items():
+                    self.storage.upsert_price(symbol, quote.last_price, quote.close_price, quote.circuit)
 
     def _require_prices(self, symbols: list[str]) -> dict[str, dict]:
         rows = {symbol: self.storage.price(symbol) for symbol in symbols}
         missing = [symbol for symbol, row in rows.items() if row is None]
-        if missing and self.price_source is not None:
-            for symbol, quote in self.price_source(missing).items():
-                self.storage.upsert_price(symbol, quote.last_price, quote.close_price, quote.circuit)
-                rows[symbol] = self.storage.price(symbol)
-            missing = [symbol for symbol, row in rows.items() if row is None]
         if missing:
             names = ", ".join(f"NSE:{symbol}" for symbol in missing)
             raise input_error(
@@ -217,6 +229,7 @@ class PaperExchange:
     def set_prices(self, updates: Mapping[str, Mapping]) -> None:
         """Admin: move prices; each update has last_price and optionally close_price, lower/upper_circuit."""
         with self._lock, self.storage.transaction():
+            self._roll_market(self.clock())  # a new day's prices must not become its previous close
             for symbol, update in updates.items():
                 circuit = None
                 if update.get("lower_circuit") is not None and update.get("upper_circuit") is not None:
@@ -229,10 +242,16 @@ class PaperExchange:
 
     # -- login and sessions -------------------------------------------------------------------
 
-    def login_redirect(self, api_key: str, redirect_params: str | None) -> str:
-        """Kite's login page, minus the person: approve at once and send the browser back."""
+    def login_redirect(self, api_key: str, redirect_params: str | None, user_id: str | None = None) -> str:
+        """Kite's login page, minus the person: approve at once and send the browser back.
+
+        An app shared by family accounts logs in its first account, or the one `user_id` names
+        (what typing that person's credentials would do).
+        """
         with self._lock, self.storage.transaction():
-            account = self.storage.account_by_api_key(api_key or "")
+            account = self.storage.account_by_api_key(api_key or "", user_id)
+            if account is None and user_id:
+                raise input_error(f"No paper account {user_id} uses this api_key.")
             if account is None:
                 raise input_error(
                     "Invalid `api_key`: no paper account has it. Check KITE_API_KEY and the account file."
@@ -247,17 +266,18 @@ class PaperExchange:
     def create_session(self, api_key: str, request_token: str, checksum: str) -> dict:
         now = self.clock()
         with self._lock, self.storage.transaction():
-            account = self.storage.account_by_api_key(api_key)
-            if account is None:
+            app_account = self.storage.account_by_api_key(api_key)
+            if app_account is None:
                 raise token_error("Invalid `api_key`.")
-            expected = hashlib.sha256((api_key + request_token + account["api_secret"]).encode()).hexdigest()
-            if not secrets.compare_digest(expected, checksum):
+            expected = hashlib.sha256((api_key + request_token + app_account["api_secret"]).encode()).hexdigest()
+            if not secrets.compare_digest(expected.encode(), checksum.encode()):
                 raise token_error("Invalid `checksum`.")
             issued = self.storage.request_token(request_token)
+            account = self.storage.account(issued["user_id"]) if issued else None
             if (
-                issued is None
+                account is None
                 or issued["used"]
-                or issued["user_id"] != account["user_id"]
+                or account["api_key"] != api_key
                 or now - self._parse_stamp(issued["issued_at"])
                 > timedelta(seconds=self.rules.request_token_ttl_seconds)
             ):
@@ -420,6 +440,7 @@ class PaperExchange:
             if exchange != "NSE" or not symbol:
                 raise input_error(f"Invalid instrument `{instrument}`: the paper exchange quotes NSE:SYMBOL only.")
             symbols[instrument] = symbol
+        self._fetch_unknown_prices(sorted(set(symbols.values())))
         with self._lock, self.storage.transaction():
             now = self.clock()
             self._roll_market(now)
@@ -487,6 +508,7 @@ class PaperExchange:
     def place_order(self, user_id: str, variety: str, form: Mapping[str, str], client_ip: str | None) -> str:
         self.check_order_origin(client_ip)
         request = parse_order(variety, form, self.rules)
+        self._fetch_unknown_prices([request.symbol])
         with self._lock, self.storage.transaction():
             now = self.clock()
             self._catch_up(user_id, now)
@@ -544,7 +566,8 @@ class PaperExchange:
     def _check_funds(self, user_id: str, request: OrderRequest, price: Mapping) -> None:
         if not self.rules.funds_check:
             return
-        unit = request.price if request.order_type == "LIMIT" else price["last_price"]
+        slip = self.rules.slippage_percent / 100
+        unit = request.price if request.order_type == "LIMIT" else price["last_price"] * (1 + slip)
         required = request.quantity * unit
         available = self._funds(user_id)["net"]
         if required > available + 1e-6:
@@ -587,15 +610,9 @@ class PaperExchange:
             return order_id
         self._event(order_id, "OPEN", None, now)
         order = self.storage.order(user_id, order_id)
-        lower, upper = self._circuit(price)
-        if self.rules.circuit_limits and request.order_type == "LIMIT" and not lower <= request.price <= upper:
-            self._finish(
-                order,
-                "REJECTED",
-                now,
-                f"RMS:Rule: Order price {request.price:.2f} is outside the day's circuit limits "
-                f"({lower:.2f} - {upper:.2f}) for NSE:{request.symbol}.",
-            )
+        refusal = self._outside_band(request.order_type, request.price, request.symbol, price)
+        if refusal:
+            self._stop(order, now, refusal)
         elif self.rules.fill_polls == 1:
             self._try_fill(order, now)
         return order_id
@@ -620,32 +637,72 @@ class PaperExchange:
             self._try_fill(self.storage.order(order["user_id"], order["order_id"]), now)
 
     def _try_fill(self, order: Mapping, now: datetime, market_open: bool | None = None) -> None:
-        """Fill what the market allows now: all of it, or one part when fills are spread over polls."""
+        """Fill what the market allows now: all of it, or one part when fills are spread over polls.
+
+        Kite's RMS checks again when an order reaches the market: a LIMIT price outside the day's
+        band, or a buy the funds no longer cover, is rejected (the unfilled rest of a part-filled
+        order is cancelled).
+        """
         if market_open is None:
             market_open = self._market_open(now)
         if order["status"] != "OPEN" or not market_open:
             return
         price = self.storage.price(order["symbol"])
+        refusal = self._outside_band(order["order_type"], order["price"], order["symbol"], price)
+        if refusal:
+            self._stop(order, now, refusal)
+            return
+        fill = self._fill_price(order, price)
+        if fill is None:
+            return
+        left = order["quantity"] - order["filled_quantity"]
+        part = left if self.rules.fill_polls == 1 else min(left, math.ceil(order["quantity"] / self.rules.fill_polls))
+        if order["transaction_type"] == "BUY" and self.rules.funds_check:
+            reserved = part * (order["price"] if order["order_type"] == "LIMIT" else price["last_price"])
+            available = self._funds(order["user_id"])["net"] + reserved
+            if part * fill > available + 1e-6:
+                self._stop(
+                    order,
+                    now,
+                    f"RMS: Insufficient funds. Required margin is {part * fill:.2f} "
+                    f"but available margin is {available:.2f}.",
+                )
+                return
+        self._record_trade(order, part, fill, now)
+
+    def _fill_price(self, order: Mapping, price: Mapping) -> float | None:
+        """Where the order fills now, or None when the market does not let it."""
         last = price["last_price"]
         lower, upper = self._circuit(price)
         buying = order["transaction_type"] == "BUY"
         if self.rules.circuit_limits and (last >= upper if buying else last <= lower):
-            return  # locked at the circuit: nobody on the other side
+            return None  # locked at the circuit: nobody on the other side
         slip = self.rules.slippage_percent / 100
         fill = last * (1 + slip) if buying else last * (1 - slip)
+        if self.rules.circuit_limits:
+            fill = min(max(fill, lower), upper)
         if order["order_type"] == "LIMIT":
             if (buying and last > order["price"]) or (not buying and last < order["price"]):
-                return
+                return None
             fill = min(fill, order["price"]) if buying else max(fill, order["price"])
         elif order["market_protection"] > 0:
             bound = order["market_protection"] / 100
             fill = min(fill, last * (1 + bound)) if buying else max(fill, last * (1 - bound))
-        if self.rules.circuit_limits:
-            fill = min(max(fill, lower), upper)
-        fill = round(fill, 2)
-        left = order["quantity"] - order["filled_quantity"]
-        part = left if self.rules.fill_polls == 1 else min(left, math.ceil(order["quantity"] / self.rules.fill_polls))
-        self._record_trade(order, part, fill, now)
+        return round(fill, 2)
+
+    def _outside_band(self, order_type: str, limit: float, symbol: str, price: Mapping) -> str | None:
+        if not self.rules.circuit_limits or order_type != "LIMIT":
+            return None
+        lower, upper = self._circuit(price)
+        if lower <= limit <= upper:
+            return None
+        return (
+            f"RMS:Rule: Order price {limit:.2f} is outside the day's circuit limits "
+            f"({lower:.2f} - {upper:.2f}) for NSE:{symbol}."
+        )
+
+    def _stop(self, order: Mapping, now: datetime, message: str) -> None:
+        self._finish(order, "REJECTED" if order["filled_quantity"] == 0 else "CANCELLED", now, message)
 
     def _record_trade(self, order: Mapping, quantity: int, price: float, now: datetime) -> None:
         user_id, symbol = order["user_id"], order["symbol"]
@@ -704,5 +761,11 @@ class PaperExchange:
             self._require_account(user_id)
             self._catch_up(user_id, self.clock())
             for symbol, quantity in quantities.items():
-                if not self.storage.authorise(user_id, symbol, quantity):
-                    raise input_error(f"{user_id} holds no {symbol} to authorise.")
+                holding = self.storage.holding(user_id, symbol)
+                if holding is None or holding["quantity"] <= 0:
+                    raise input_error(f"{user_id} holds no settled {symbol} to authorise.")
+                if quantity > holding["quantity"]:
+                    raise input_error(
+                        f"{user_id} holds {holding['quantity']} settled {symbol}; cannot authorise {quantity}."
+                    )
+                self.storage.authorise(user_id, symbol, quantity)

@@ -74,7 +74,10 @@ class PriceRefresher:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            self.refresh()
+            try:
+                self.refresh()
+            except Exception:  # a bad cycle must not end the refreshing for good
+                log.exception("live prices: the refresh failed; trying again in %g s", self.interval)
 
     def start(self) -> None:
         self._thread.start()

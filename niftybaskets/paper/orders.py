@@ -9,6 +9,10 @@ from dataclasses import dataclass
 from niftybaskets.paper.account_file import Rules
 from niftybaskets.paper.errors import input_error
 
+# Sanity bounds, far beyond any real NSE order, so absurd values are refused rather than overflow.
+MAX_QUANTITY = 100_000_000
+MAX_PRICE = 10_000_000.0
+
 
 @dataclass(frozen=True)
 class OrderRequest:
@@ -29,8 +33,8 @@ def _whole_number(form: Mapping[str, str], name: str) -> int:
         number = int(text)
     except ValueError:
         raise input_error(f"Invalid `{name}`: a whole number is needed, got {text!r}.") from None
-    if number <= 0:
-        raise input_error(f"Invalid `{name}`: it must be above 0, got {number}.")
+    if not 0 < number <= MAX_QUANTITY:
+        raise input_error(f"Invalid `{name}`: it must be from 1 to {MAX_QUANTITY:,}, got {number}.")
     return number
 
 
@@ -42,8 +46,8 @@ def _number(form: Mapping[str, str], name: str) -> float | None:
         number = float(text)
     except ValueError:
         raise input_error(f"Invalid `{name}`: a number is needed, got {text!r}.") from None
-    if not math.isfinite(number):
-        raise input_error(f"Invalid `{name}`: a finite number is needed, got {text!r}.")
+    if not math.isfinite(number) or abs(number) > MAX_PRICE:
+        raise input_error(f"Invalid `{name}`: a number up to {MAX_PRICE:,} is needed, got {text!r}.")
     return number
 
 

@@ -16,7 +16,7 @@ SCHEMA_VERSION = 1
 SCHEMA = """
 CREATE TABLE accounts (
     user_id TEXT PRIMARY KEY,
-    api_key TEXT NOT NULL UNIQUE,
+    api_key TEXT NOT NULL,
     api_secret TEXT NOT NULL,
     user_name TEXT NOT NULL,
     email TEXT NOT NULL,
@@ -200,8 +200,13 @@ class Storage:
     def account(self, user_id: str) -> sqlite3.Row | None:
         return self.db.execute("SELECT * FROM accounts WHERE user_id = ?", (user_id,)).fetchone()
 
-    def account_by_api_key(self, api_key: str) -> sqlite3.Row | None:
-        return self.db.execute("SELECT * FROM accounts WHERE api_key = ?", (api_key,)).fetchone()
+    def account_by_api_key(self, api_key: str, user_id: str | None = None) -> sqlite3.Row | None:
+        """The account of that app: the one with `user_id` if given, else the first by user id."""
+        return self.db.execute(
+            """SELECT * FROM accounts WHERE api_key = ? AND (? IS NULL OR user_id = ?)
+               ORDER BY user_id LIMIT 1""",
+            (api_key, user_id, user_id),
+        ).fetchone()
 
     def user_ids(self) -> list[str]:
         return [row[0] for row in self.db.execute("SELECT user_id FROM accounts ORDER BY user_id")]
@@ -252,11 +257,10 @@ class Storage:
     def clear_authorisations(self, user_id: str) -> None:
         self.db.execute("UPDATE holdings SET authorised_quantity = 0 WHERE user_id = ?", (user_id,))
 
-    def authorise(self, user_id: str, symbol: str, quantity: int) -> bool:
-        cursor = self.db.execute(
+    def authorise(self, user_id: str, symbol: str, quantity: int) -> None:
+        self.db.execute(
             "UPDATE holdings SET authorised_quantity = ? WHERE user_id = ? AND symbol = ?", (quantity, user_id, symbol)
         )
-        return cursor.rowcount == 1
 
     # -- orders and trades --------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ cookies) and that send a browser's headers with a matching Referer.
 
 from __future__ import annotations
 
+import threading
 from urllib.parse import quote
 
 import requests
@@ -32,8 +33,13 @@ class NseClient:
         self.session = requests.Session()
         self.session.headers.update(BROWSER_HEADERS)
         self._warmed_up: set[str] = set()
+        self._lock = threading.Lock()  # one requests.Session, shared by the refresher and requests
 
     def _get_json(self, path: str, referer_path: str) -> dict:
+        with self._lock:
+            return self._get_json_unlocked(path, referer_path)
+
+    def _get_json_unlocked(self, path: str, referer_path: str) -> dict:
         referer = f"{self.base_url}{referer_path}"
         for attempt in range(2):
             if referer not in self._warmed_up or attempt:

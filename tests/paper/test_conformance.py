@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.paper.conftest import buy
-from tests.paper.test_login import request_token
+from tests.conftest import buy, request_token
 
 MOCKS = Path(__file__).resolve().parents[3] / "shared" / "kite-mocks"
 pytestmark = pytest.mark.skipif(not MOCKS.is_dir(), reason="../shared/kite-mocks is not here")

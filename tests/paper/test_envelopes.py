@@ -71,8 +71,11 @@ def test_logout_needs_its_parameters(paper):
     [
         (b"not json", "not valid JSON"),
         (b"[]", "SYMBOL"),
-        (b'{"SBIN": -1}', "positive"),
-        (b'{"SBIN": true}', "positive"),
+        (b'{"SBIN": -1}', "from 0.01"),
+        (b'{"SBIN": true}', "from 0.01"),
+        (b'{"SBIN": 1e309}', "from 0.01"),
+        (b'{"SBIN": {"last_price": 10, "close_price": 1e-320}}', "from 0.01"),
+        (b'{"NSE:": 5}', "needs a symbol"),
         (b'{"SBIN": {"close_price": 10}}', "last_price is required"),
         (b'{"SBIN": {"last_price": 10, "lower_circuit": 5}}', "together"),
         (b'{"SBIN": {"last_price": 10, "lower_circuit": 12, "upper_circuit": 11}}', "below"),
@@ -85,22 +88,26 @@ def test_bad_admin_price_updates_change_nothing(paper, body, message):
     assert paper.kite.ltp("NSE:SBIN")["NSE:SBIN"]["last_price"] == 800
 
 
-def test_bad_authorisations_are_refused(paper):
-    assert_error(
-        requests.post(f"{paper.url}/admin/accounts/ZP0001/authorise", json={"INFY": 1.5}, timeout=5),
-        400,
-        "InputException",
-        "whole",
-    )
-    assert_error(
-        requests.post(f"{paper.url}/admin/accounts/ZP0001/authorise", json={"SBIN": 1}, timeout=5),
-        400,
-        "InputException",
-        "holds no SBIN",
-    )
-    assert_error(
-        requests.post(f"{paper.url}/admin/accounts/NOBODY/authorise", json={"INFY": 1}, timeout=5),
-        404,
-        "GeneralException",
-        "No paper account",
-    )
+@pytest.mark.parametrize(
+    ("user_id", "body", "status", "error_type", "message"),
+    [
+        ("ZP0001", {"INFY": 1.5}, 400, "InputException", "whole"),
+        ("ZP0001", {"SBIN": 1}, 400, "InputException", "holds no settled SBIN"),
+        ("ZP0001", {"INFY": 11}, 400, "InputException", "cannot authorise 11"),
+        ("ZP0001", {"INFY": 2**70}, 400, "InputException", "cannot authorise"),
+        ("NOBODY", {"INFY": 1}, 404, "GeneralException", "No paper account"),
+    ],
+)
+def test_bad_authorisations_are_refused(paper, user_id, body, status, error_type, message):
+    response = requests.post(f"{paper.url}/admin/accounts/{user_id}/authorise", json=body, timeout=5)
+    assert_error(response, status, error_type, message)
+
+
+def test_absurd_numbers_are_input_errors_not_server_errors(paper):
+    order = {"exchange": "NSE", "tradingsymbol": "SBIN", "transaction_type": "BUY", "product": "CNC"}
+    limit = {**order, "order_type": "LIMIT", "quantity": 1, "price": "1e307"}
+    assert_error(call(paper, "POST", "/orders/regular", data=limit), 400, "InputException", "price")
+    huge = {**order, "order_type": "MARKET", "market_protection": -1, "quantity": str(2**63)}
+    assert_error(call(paper, "POST", "/orders/regular", data=huge), 400, "InputException", "quantity")
+    checksum = {"api_key": "paperkey", "request_token": "abc", "checksum": "é"}
+    assert_error(requests.post(f"{paper.url}/session/token", data=checksum, timeout=5), 403, "TokenException")

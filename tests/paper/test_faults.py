@@ -6,7 +6,7 @@ import pytest
 import requests
 from kiteconnect import exceptions as kite_errors
 
-from tests.paper.conftest import buy
+from tests.conftest import buy
 
 
 def arm(paper, **fault) -> list:

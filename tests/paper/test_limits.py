@@ -3,7 +3,7 @@
 import pytest
 from kiteconnect import exceptions as kite_errors
 
-from tests.paper.conftest import buy
+from tests.conftest import buy
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from niftybaskets.paper.exchange import PriceQuote
 from niftybaskets.paper.live_prices import PriceRefresher, nse_price_source
 from niftybaskets.research.nse import NseClient
 from niftybaskets.webserver import BackgroundServer
+from tests.conftest import BASE_ACCOUNT, buy
 from tests.fakes.nse import FakeNse, quote_payload
-from tests.paper.conftest import BASE_ACCOUNT, buy
 
 
 @pytest.fixture

@@ -1,22 +1,13 @@
 """Login and sessions: /connect/login, /session/token, expiry and logout, through the SDK."""
 
 import hashlib
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kite_errors
 
-
-def request_token(url: str, api_key: str = "paperkey", **params) -> tuple[str, dict]:
-    response = requests.get(
-        f"{url}/connect/login", params={"api_key": api_key, "v": 3, **params}, allow_redirects=False, timeout=5
-    )
-    assert response.status_code == 302
-    location = response.headers["location"]
-    query = {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}
-    return location, query
+from tests.conftest import request_token
 
 
 def test_login_page_redirects_to_the_app_with_a_request_token_and_redirect_params(paper):
@@ -122,7 +113,22 @@ def test_calls_without_valid_credentials_get_403_token_exception(paper, header):
     }
 
 
-def test_family_accounts_share_one_exchange_and_see_only_their_own_books(make_paper):
+def test_family_accounts_can_share_one_app_and_log_in_by_user_id(make_paper):
+    paper = make_paper(accounts=[{"user_id": "ZP0002", "api_key": "paperkey", "api_secret": "papersecret"}])
+    _, query = request_token(paper.url)
+    first = KiteConnect("paperkey", root=paper.url)
+    assert first.generate_session(query["request_token"], "papersecret")["user_id"] == "ZP0001"
+    _, query = request_token(paper.url, user_id="ZP0002")
+    second = KiteConnect("paperkey", root=paper.url)
+    assert second.generate_session(query["request_token"], "papersecret")["user_id"] == "ZP0002"
+    assert (first.profile()["user_id"], second.profile()["user_id"]) == ("ZP0001", "ZP0002")
+    response = requests.get(
+        f"{paper.url}/connect/login", params={"api_key": "paperkey", "user_id": "NOBODY"}, timeout=5
+    )
+    assert response.status_code == 400
+
+
+def test_family_accounts_with_their_own_apps_see_only_their_own_books(make_paper):
     paper = make_paper(
         accounts=[{"user_id": "ZP0002", "api_key": "spousekey", "api_secret": "spousesecret", "cash": 5000}]
     )

@@ -7,7 +7,7 @@ import requests
 from kiteconnect import exceptions as kite_errors
 
 from niftybaskets.market import IST
-from tests.paper.conftest import buy, sell, status
+from tests.conftest import buy, sell, status
 
 
 def test_a_market_buy_fills_at_the_last_price_and_shows_in_orders_trades_and_positions(paper):
@@ -50,8 +50,8 @@ def test_market_protection_rule_can_be_switched_off(make_paper):
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("quantity", 0, "above 0"),
-        ("quantity", -5, "above 0"),
+        ("quantity", 0, "from 1 to"),
+        ("quantity", -5, "from 1 to"),
         ("quantity", "1.5", "whole number"),
         ("quantity", "abc", "whole number"),
         ("exchange", "BSE", "NSE equities only"),
@@ -236,6 +236,36 @@ def test_fills_can_be_spread_over_polls(make_paper):
     order_id = buy(paper.kite, "SBIN", 10)
     assert [status(paper.kite, order_id)["filled_quantity"] for _ in range(4)] == [4, 8, 10, 10]
     assert len(paper.kite.order_trades(order_id)) == 3
+
+
+def test_the_funds_check_counts_slippage(make_paper):
+    paper = make_paper(cash=8000, rules={"slippage_percent": 1})
+    with pytest.raises(kite_errors.GeneralException, match=r"Required margin is 8080\.00"):
+        buy(paper.kite, "SBIN", 10)
+    buy(paper.kite, "SBIN", 9)
+    assert paper.kite.margins("equity")["net"] == 8000 - 9 * 808
+
+
+def test_an_amo_the_funds_no_longer_cover_at_the_open_is_rejected(make_paper, clock):
+    paper = make_paper(cash=8000, rules={"token_expiry": False})
+    clock.set(datetime(2026, 11, 23, 16, 0, tzinfo=IST))
+    order_id = paper.kite.place_order("amo", "NSE", "SBIN", "BUY", 10, "CNC", "MARKET", market_protection=-1)
+    requests.post(f"{paper.url}/admin/prices", json={"SBIN": 900}, timeout=5)
+    clock.set(datetime(2026, 11, 25, 10, 0, tzinfo=IST))
+    last = status(paper.kite, order_id)
+    assert last["status"] == "REJECTED" and "Insufficient funds" in last["status_message"]
+    assert last["exchange_update_timestamp"] == "2026-11-25 09:15:00"
+    assert paper.kite.margins("equity")["net"] == 8000
+
+
+def test_an_amo_limit_outside_the_next_days_band_is_rejected_at_the_open(make_paper, clock):
+    paper = make_paper(rules={"token_expiry": False})
+    clock.set(datetime(2026, 11, 23, 16, 0, tzinfo=IST))
+    order_id = paper.kite.place_order("amo", "NSE", "INFY", "SELL", 1, "CNC", "LIMIT", price=1850)
+    clock.set(datetime(2026, 11, 25, 10, 0, tzinfo=IST))
+    last = status(paper.kite, order_id)
+    assert last["status"] == "REJECTED"
+    assert "outside the day's circuit limits (1200.00 - 1800.00)" in last["status_message"]
 
 
 def test_slippage_moves_fills_against_the_trader_within_market_protection(make_paper):

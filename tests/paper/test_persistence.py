@@ -10,7 +10,7 @@ from niftybaskets.market import IST
 from niftybaskets.paper.account_file import parse_account_file
 from niftybaskets.paper.embedded import EmbeddedExchange
 from niftybaskets.paper.storage import Storage
-from tests.paper.conftest import BASE_ACCOUNT, buy
+from tests.conftest import BASE_ACCOUNT, buy
 
 
 def start(tmp_path, clock, monotonic, reset=False, **overrides):
@@ -48,11 +48,11 @@ def test_reset_seeds_the_accounts_again(tmp_path, clock, monotonic):
         assert kite.margins("equity")["net"] == 5000
 
 
-def test_an_api_key_taken_by_another_saved_account_is_refused(tmp_path, clock, monotonic):
+def test_a_saved_accounts_api_key_with_another_secret_is_refused(tmp_path, clock, monotonic):
     with start(tmp_path, clock, monotonic):
         pass
-    with pytest.raises(ValueError, match="already used by account ZP0001"):
-        start(tmp_path, clock, monotonic, user_id="ZP0009")
+    with pytest.raises(ValueError, match="has the api_key of saved account ZP0001"):
+        start(tmp_path, clock, monotonic, user_id="ZP0009", api_secret="other")
 
 
 def test_a_database_from_another_schema_version_is_refused(tmp_path):

@@ -3,10 +3,11 @@
 from datetime import datetime
 
 import pytest
+import requests
 
 from niftybaskets.kite.portfolio import value_portfolio
 from niftybaskets.market import IST
-from tests.paper.conftest import buy, sell
+from tests.conftest import buy, sell
 
 
 def portfolio(kite):
@@ -88,8 +89,6 @@ def test_a_weekend_passes_in_one_step(lasting, clock):
 
 
 def test_the_previous_close_moves_with_the_session(lasting, clock):
-    import requests
-
     requests.post(f"{lasting.url}/admin/prices", json={"SBIN": 900}, timeout=5)
     assert lasting.kite.quote("NSE:SBIN")["NSE:SBIN"]["ohlc"]["close"] == 800
     clock.set(datetime(2026, 11, 25, 10, 0, tzinfo=IST))
@@ -105,3 +104,20 @@ def test_open_day_orders_expire_when_the_books_roll(make_paper, clock):
     clock.set(datetime(2026, 11, 25, 10, 0, tzinfo=IST))
     last = paper.kite.order_history(order_id)[-1]
     assert (last["status"], last["status_message"]) == ("CANCELLED", "DAY order expired when the session closed.")
+
+
+def test_prices_set_before_the_days_first_request_stay_todays(lasting, clock):
+    clock.set(datetime(2026, 11, 25, 9, 0, tzinfo=IST))
+    update = {"SBIN": {"last_price": 820, "close_price": 800, "lower_circuit": 790, "upper_circuit": 830}}
+    requests.post(f"{lasting.url}/admin/prices", json=update, timeout=5)
+    quote = lasting.kite.quote("NSE:SBIN")["NSE:SBIN"]
+    assert (quote["ohlc"]["close"], quote["lower_circuit_limit"], quote["upper_circuit_limit"]) == (800, 790, 830)
+
+
+def test_with_the_holdings_check_off_an_oversold_position_stays_short(make_paper, clock):
+    paper = make_paper(cash=0, holdings={}, t1_holdings={}, rules={"holdings_check": False, "token_expiry": False})
+    sell(paper.kite, "SBIN", 10)
+    assert portfolio(paper.kite).total == 0
+    clock.set(datetime(2026, 11, 25, 10, 0, tzinfo=IST))
+    assert book(paper.kite) == {"SBIN": (0, -10, 0)}
+    assert portfolio(paper.kite).total == 0

@@ -1,11 +1,13 @@
-"""A paper exchange on an ephemeral loopback port, driven through the real kiteconnect SDK."""
+"""Shared fixtures: a paper exchange on an ephemeral loopback port, driven through the real kiteconnect SDK."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 import yaml
 from kiteconnect import KiteConnect
 
@@ -89,3 +91,13 @@ def sell(kite: KiteConnect, symbol: str, quantity: int, **options) -> str:
 
 def status(kite: KiteConnect, order_id: str) -> dict:
     return kite.order_history(order_id)[-1]
+
+
+def request_token(url: str, api_key: str = "paperkey", **params) -> tuple[str, dict]:
+    response = requests.get(
+        f"{url}/connect/login", params={"api_key": api_key, "v": 3, **params}, allow_redirects=False, timeout=5
+    )
+    assert response.status_code == 302
+    location = response.headers["location"]
+    query = {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}
+    return location, query

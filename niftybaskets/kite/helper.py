@@ -1,0 +1,177 @@
+"""What `scripts/kite_login.py` does: log in, export or import the token file, list logins."""
+
+from __future__ import annotations
+
+import webbrowser
+from collections.abc import Callable
+from pathlib import Path
+
+from kiteconnect import exceptions as kite_errors
+from requests import RequestException
+from rich.console import Console
+from rich.markup import escape
+
+from niftybaskets.config import ConfigError, Settings
+from niftybaskets.encryption import (
+    ArtifactError,
+    TokenArtifact,
+    decrypt,
+    encrypt,
+    fernet_from_key,
+    read_artifact,
+    write_artifact,
+)
+from niftybaskets.kite.login import run_login
+from niftybaskets.kite.sessions import KiteSession, Sessions, login_command
+from niftybaskets.store import Store
+from niftybaskets.webserver import PortInUseError
+
+
+def show_link(console: Console) -> Callable[[str], None]:
+    def show(url: str) -> None:
+        # A clickable OSC-8 link where the terminal supports it, and the plain URL always.
+        console.print(f"Log in to Kite: [link={url}]{escape(url)}[/link]", soft_wrap=True)
+        if console.is_terminal:
+            console.print(url, markup=False, highlight=False, soft_wrap=True)
+
+    return show
+
+
+class Helper:
+    def __init__(self, settings: Settings, console: Console, ask: Callable[[str], str] = input) -> None:
+        self.settings = settings
+        self.console = console
+        self.ask = ask
+        settings.require("kite_api_key", "encryption_key")
+        self.fernet = fernet_from_key(settings.encryption_key.get_secret_value())
+        self.store = Store(settings.store_path)
+        self.sessions = Sessions(settings, self.store, self.fernet, say=self.say)
+
+    def say(self, message: str) -> None:
+        self.console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+    def error(self, message: str) -> None:
+        self.console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True, style="red")
+
+    def login(self, port: int | None, browser: bool, timeout: float, user_id: str | None) -> int:
+        try:
+            result = run_login(
+                self.settings,
+                self.sessions,
+                port,
+                webbrowser.open if browser else None,
+                timeout,
+                self.say,
+                show_link(self.console),
+            )
+        except PortInUseError as error:
+            self.error(f"{error}. Use --port with the matching KITE_REDIRECT_URL registered in your Kite app.")
+            return 2
+        except KeyboardInterrupt:
+            self.error("login cancelled.")
+            return 1
+        if result.session is None:
+            self.error(result.error or "the login did not complete")
+            return result.exit_code
+        session = result.session
+        self.say(f"Logged in as {session.user_id} ({session.user_name}); the token is stored encrypted.")
+        if user_id and session.user_id != user_id:
+            self.error(f"you logged in as {session.user_id}, not {user_id}; log in with that user's Zerodha ID")
+            return 2
+        return 0
+
+    def export(self, path: Path, session: KiteSession) -> int:
+        artifact = TokenArtifact(session.user_id, session.issued_at, encrypt(self.fernet, session.access_token))
+        try:
+            write_artifact(path, artifact)
+        except OSError as error:
+            self.error(f"cannot write {path}: {error.strerror}")
+            return 2
+        self.say(
+            f"Wrote the encrypted token of {session.user_id} to {path} (mode 0600); it works until about 06:00 IST."
+        )
+        return 0
+
+    def import_(self, path: Path) -> int:
+        try:
+            artifact = read_artifact(path)
+        except ArtifactError as error:
+            self.error(str(error))
+            return 2
+        access_token = decrypt(self.fernet, artifact.encrypted_token)
+        if access_token is None:
+            self.error(f"{path} was encrypted with another ENCRYPTION_KEY; use the same key on both machines")
+            return 2
+        profile = self.sessions.profile(access_token)
+        if profile is None:
+            self.error(
+                f"the token in {path} (user {artifact.user_id}, issued {artifact.issued_at}) has expired; "
+                f"log in again ({login_command(artifact.user_id)}) and export a new file"
+            )
+            return 2
+        if profile["user_id"] != artifact.user_id:
+            self.error(f"{path} says user {artifact.user_id} but the token belongs to {profile['user_id']}")
+            return 2
+        session = KiteSession(profile["user_id"], profile["user_name"], access_token, artifact.issued_at)
+        self.sessions.save(session, sealed=artifact.encrypted_token)
+        self.say(f"Imported the token of {session.user_id} ({session.user_name}), issued {session.issued_at}.")
+        return 0
+
+    def list(self) -> int:
+        sessions = self.sessions.stored()
+        if not sessions:
+            self.say(f"No valid Kite logins stored. Log in with: {login_command()}")
+            return 0
+        for session in sessions:
+            self.say(f"{session.user_id}  {session.user_name}  (token issued {session.issued_at}, valid)")
+        return 0
+
+
+def run_helper(
+    settings: Settings,
+    console: Console,
+    *,
+    port: int | None,
+    browser: bool,
+    quiet: bool,
+    timeout: float,
+    user_id: str | None,
+    export: Path | None,
+    import_from: Path | None,
+    list_users: bool,
+) -> int:
+    try:
+        helper = Helper(settings, console)
+    except ConfigError as error:
+        console.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True, style="red")
+        return 2
+    try:
+        if import_from is not None:
+            return helper.import_(import_from)
+        if list_users:
+            return helper.list()
+        if export is None:
+            return helper.login(port, browser, timeout, user_id)
+        session = helper.sessions.choose(user_id, quiet, helper.ask)
+        if session is None:
+            if quiet:
+                helper.error(
+                    f"no valid Kite login{f' for {user_id}' if user_id else ''}; log in first: {login_command(user_id)}"
+                )
+                return 2
+            helper.say("No valid login stored: logging in first.")
+            status = helper.login(port, browser, timeout, user_id)
+            if status != 0:
+                return status
+            session = helper.sessions.choose(user_id, quiet=True)
+        return helper.export(export, session)
+    except ConfigError as error:
+        helper.error(str(error))
+        return 2
+    except (RequestException, kite_errors.KiteException) as error:
+        helper.error(
+            f"could not check the token with Kite at {settings.kite_api_root}: {error or type(error).__name__}"
+        )
+        return 1
+    finally:
+        helper.store.close()

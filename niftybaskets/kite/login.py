@@ -1,0 +1,170 @@
+"""The daily Kite login: a local page that sends the browser to Kite, and the callback it returns to.
+
+The helper listens on the redirect URL registered in the Kite app (http://127.0.0.1:8080/callback
+by default). `/login` forwards the browser to Kite's login page with a fresh `state` in
+`redirect_params`; `/callback` checks that state, exchanges the request token and stores the
+access token encrypted. The console shows only the local /login link: neither the API key nor
+any token is printed.
+"""
+
+from __future__ import annotations
+
+import html
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse
+from kiteconnect import exceptions as kite_errors
+from requests import RequestException
+
+from niftybaskets.config import DEFAULT_REDIRECT_URL, ConfigError, Settings
+from niftybaskets.kite.sessions import KiteSession, Sessions
+from niftybaskets.webserver import BackgroundServer
+
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+@dataclass(frozen=True)
+class Callback:
+    host: str
+    port: int
+    path: str
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}{self.path}"
+
+    @property
+    def login_link(self) -> str:
+        return f"http://{self.host}:{self.port}/login"
+
+
+@dataclass
+class LoginResult:
+    session: KiteSession | None = None
+    error: str | None = None
+    exit_code: int = 0
+
+
+def callback_address(redirect_url: str, port: int | None) -> Callback:
+    """Where to listen: the redirect URL's host, port and path. --port moves the default URL's port;
+    with KITE_REDIRECT_URL set, the two must agree."""
+    parts = urlsplit(redirect_url)
+    if parts.scheme != "http" or parts.hostname not in LOOPBACK_HOSTS or not parts.path.startswith("/"):
+        raise ConfigError(
+            f"KITE_REDIRECT_URL must be an http URL on this machine, like http://127.0.0.1:8080/callback; "
+            f"got {redirect_url}"
+        )
+    if parts.path == "/login":
+        raise ConfigError("KITE_REDIRECT_URL cannot use the path /login: the helper's own link lives there")
+    url_port = parts.port or 80
+    if port is not None and redirect_url != DEFAULT_REDIRECT_URL and port != url_port:
+        raise ConfigError(
+            f"--port {port} does not match KITE_REDIRECT_URL ({redirect_url}); Kite sends the browser to the "
+            "URL registered in your app, so change both together"
+        )
+    host = "127.0.0.1" if parts.hostname == "localhost" else parts.hostname
+    return Callback(host, url_port if port is None else port, parts.path)
+
+
+def page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
+        f"<body style='font-family: sans-serif; max-width: 40em; margin: 3em auto'>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(body)}</p></body></html>",
+        status_code=status,
+    )
+
+
+def create_callback_app(
+    callback: Callback,
+    kite_login_url: str,
+    state: str,
+    exchange: Callable[[str], KiteSession],
+    finish: Callable[[LoginResult], None],
+    say: Callable[[str], None],
+) -> FastAPI:
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/login")
+    async def login() -> RedirectResponse:
+        return RedirectResponse(kite_login_url, status_code=302)
+
+    @app.get(callback.path)
+    async def returned(request: Request) -> HTMLResponse:
+        params = request.query_params
+        if not secrets.compare_digest(params.get("state", ""), state):
+            say("Refused a callback that this helper did not ask for (wrong state); still waiting for your login.")
+            return page(
+                "Login refused",
+                "This callback did not come from the login this helper started. Use the link the helper printed.",
+                400,
+            )
+        if params.get("status") != "success":
+            say(f"Kite reports the login did not succeed (status={params.get('status')!r}); open the link again.")
+            return page("Login did not succeed", "Kite did not complete the login. Open the helper's link again.", 400)
+        request_token = params.get("request_token", "")
+        if not request_token:
+            say("Kite came back without a request token; open the link again.")
+            return page("No request token", "Kite came back without a request token. Open the link again.", 400)
+        try:
+            session = await run_in_threadpool(exchange, request_token)
+        except kite_errors.KiteException as error:
+            # A wrong api_key or secret is a setting to fix; anything else may pass with a new login.
+            configuration = "checksum" in str(error).lower() or "api_key" in str(error).lower()
+            advice = "check KITE_API_KEY and KITE_API_SECRET" if configuration else "run the login again"
+            finish(
+                LoginResult(
+                    error=f"Kite refused the token exchange: {error} ({advice})", exit_code=2 if configuration else 1
+                )
+            )
+            return page("Login failed", f"Kite refused the token exchange: {error}", 502)
+        except RequestException as error:
+            finish(LoginResult(error=f"Could not reach Kite to finish the login: {type(error).__name__}", exit_code=1))
+            return page("Login failed", "Could not reach Kite to finish the login.", 502)
+        except Exception as error:  # the helper must end with a message, never hang on a dead callback
+            finish(LoginResult(error=f"The login failed: {type(error).__name__}: {error}", exit_code=1))
+            return page("Login failed", "The helper could not finish the login; see its console.", 500)
+        finish(LoginResult(session=session))
+        return page(
+            "Logged in", f"Logged in to Kite as {session.user_id} ({session.user_name}). You can close this tab."
+        )
+
+    return app
+
+
+def run_login(
+    settings: Settings,
+    sessions: Sessions,
+    port: int | None,
+    open_browser: Callable[[str], object] | None,
+    timeout: float,
+    say: Callable[[str], None],
+    show_link: Callable[[str], None],
+) -> LoginResult:
+    """Serve the callback until a login completes, fails for good, or `timeout` seconds pass."""
+    settings.require("kite_api_key", "kite_api_secret", "encryption_key")
+    callback = callback_address(settings.kite_redirect_url, port)
+    state = secrets.token_urlsafe(24)
+    query = urlencode({"v": "3", "api_key": settings.kite_api_key, "redirect_params": urlencode({"state": state})})
+    done = threading.Event()
+    results: list[LoginResult] = []
+
+    def finish(result: LoginResult) -> None:
+        results.append(result)
+        done.set()
+
+    app = create_callback_app(callback, f"{settings.login_page}?{query}", state, sessions.exchange, finish, say)
+    with BackgroundServer(app, host=callback.host, port=callback.port, log_level="error"):
+        say(f"Listening on {callback.url} (this must be the redirect URL registered in your Kite app).")
+        show_link(callback.login_link)
+        if open_browser is not None:
+            open_browser(callback.login_link)
+        if not done.wait(timeout):
+            return LoginResult(error=f"No login within {timeout:g} seconds; run the helper again.", exit_code=1)
+    return results[0]

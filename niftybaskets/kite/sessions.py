@@ -1,0 +1,156 @@
+"""Kite access tokens: kept encrypted in the store, checked with Kite before use, dropped when dead.
+
+A token is good until about 06:00 IST the next day, or until the user logs out or logs in
+elsewhere; the only sure test is asking Kite (`GET /user/profile`). Tokens are never printed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cryptography.fernet import Fernet
+from kiteconnect import KiteConnect
+from kiteconnect import exceptions as kite_errors
+
+from niftybaskets.config import ConfigError, Settings
+from niftybaskets.encryption import decrypt, encrypt
+from niftybaskets.market import Clock, system_clock
+from niftybaskets.store import Store, StoredToken
+
+LOGIN_COMMAND = "python3 scripts/kite_login.py"
+
+
+@dataclass(frozen=True)
+class KiteSession:
+    user_id: str
+    user_name: str
+    access_token: str
+    issued_at: str
+
+    def __repr__(self) -> str:  # keeps the token out of logs and tracebacks
+        return f"KiteSession(user_id={self.user_id!r}, user_name={self.user_name!r}, issued_at={self.issued_at!r})"
+
+
+class NoSessionError(RuntimeError):
+    """No usable token; the message has the command that logs in."""
+
+
+def login_command(user_id: str | None = None) -> str:
+    return f"{LOGIN_COMMAND} --user-id {user_id}" if user_id else LOGIN_COMMAND
+
+
+class Sessions:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        fernet: Fernet,
+        say: Callable[[str], None] = print,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.fernet = fernet
+        self.say = say
+        self.clock = clock
+
+    def client(self, access_token: str | None = None) -> KiteConnect:
+        return KiteConnect(self.settings.kite_api_key, access_token=access_token, root=self.settings.kite_api_root)
+
+    def profile(self, access_token: str) -> dict | None:
+        """The user's profile if Kite takes the token; None if Kite says it is dead. Network errors raise."""
+        try:
+            return self.client(access_token).profile()
+        except kite_errors.TokenException:
+            return None
+
+    def exchange(self, request_token: str) -> KiteSession:
+        """Trade a login's request token for an access token, and keep it encrypted."""
+        data = self.client().generate_session(request_token, self.settings.kite_api_secret.get_secret_value())
+        session = KiteSession(data["user_id"], data["user_name"], data["access_token"], self.clock().isoformat())
+        self.save(session)
+        return session
+
+    def save(self, session: KiteSession, sealed: str | None = None) -> None:
+        self.store.save_token(
+            StoredToken(
+                session.user_id,
+                session.user_name,
+                sealed or encrypt(self.fernet, session.access_token),
+                session.issued_at,
+            )
+        )
+
+    def stored(self, user_id: str | None = None) -> list[KiteSession]:
+        """Stored tokens Kite still accepts, by user id; the dead and the undecryptable are deleted."""
+        alive = []
+        for token in self.store.tokens():
+            if user_id and token.user_id != user_id:
+                continue
+            access_token = decrypt(self.fernet, token.encrypted_token)
+            if access_token is None:
+                self.store.delete_token(token.user_id)
+                self.say(
+                    f"The stored token of {token.user_id} cannot be decrypted (ENCRYPTION_KEY changed?); deleted it."
+                )
+                continue
+            if self.profile(access_token) is None:
+                self.store.delete_token(token.user_id)
+                self.say(f"The stored token of {token.user_id} (issued {token.issued_at}) has expired; deleted it.")
+                continue
+            alive.append(KiteSession(token.user_id, token.user_name, access_token, token.issued_at))
+        return alive
+
+    def choose(
+        self, user_id: str | None = None, quiet: bool = False, ask: Callable[[str], str] = input
+    ) -> KiteSession | None:
+        """The session to use: KITE_ACCESS_TOKEN if set, else a valid stored one, else None.
+
+        Several valid users: quiet mode takes the first by user id and says so; otherwise the user
+        picks from a list.
+        """
+        override = self.settings.kite_access_token.get_secret_value()
+        if override:
+            profile = self.profile(override)
+            if profile is None:
+                raise ConfigError(
+                    f"KITE_ACCESS_TOKEN is set but Kite refuses it (expired?): unset it, or log in with "
+                    f"`{login_command(user_id)}`"
+                )
+            if user_id and profile["user_id"] != user_id:
+                raise ConfigError(f"KITE_ACCESS_TOKEN belongs to {profile['user_id']}, not {user_id}")
+            self.say(f"Using KITE_ACCESS_TOKEN from the environment ({profile['user_id']}).")
+            return KiteSession(profile["user_id"], profile["user_name"], override, self.clock().isoformat())
+        sessions = self.stored(user_id)
+        if len(sessions) <= 1:
+            return sessions[0] if sessions else None
+        if quiet:
+            others = ", ".join(s.user_id for s in sessions[1:])
+            self.say(
+                f"Using {sessions[0].user_id} ({sessions[0].user_name}); also logged in: {others} (--user-id picks)."
+            )
+            return sessions[0]
+        return self._pick(sessions, ask)
+
+    def _pick(self, sessions: list[KiteSession], ask: Callable[[str], str]) -> KiteSession:
+        self.say("Logged-in Zerodha users:")
+        for number, session in enumerate(sessions, start=1):
+            self.say(f"  {number}. {session.user_id}  {session.user_name}  (token issued {session.issued_at})")
+        while True:
+            try:
+                answer = ask(f"Which user? [1-{len(sessions)}]: ").strip()
+            except EOFError:
+                raise ConfigError("no user chosen; pass --user-id, or --quiet to take the first") from None
+            if answer.isdigit() and 1 <= int(answer) <= len(sessions):
+                return sessions[int(answer) - 1]
+            self.say(f"Type a number from 1 to {len(sessions)}.")
+
+    def require(
+        self, user_id: str | None = None, quiet: bool = False, ask: Callable[[str], str] = input
+    ) -> KiteSession:
+        session = self.choose(user_id, quiet, ask)
+        if session is None:
+            who = f" for {user_id}" if user_id else ""
+            raise NoSessionError(f"No valid Kite login{who}. Log in first: {login_command(user_id)}")
+        return session
