@@ -76,11 +76,14 @@ def write_artifact(path: Path, artifact: TokenArtifact) -> None:
 
 def read_artifact(path: Path) -> TokenArtifact:
     try:
-        if path.stat().st_size > ARTIFACT_MAX_BYTES:
-            raise ArtifactError(f"{path} is too large to be a token file")
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ArtifactError(f"cannot read the token file {path}: {error.strerror}") from None
+        size = path.stat().st_size
+        text = path.read_text(encoding="utf-8") if size <= ARTIFACT_MAX_BYTES else ""
+    except (OSError, UnicodeDecodeError) as error:
+        raise ArtifactError(f"cannot read the token file {path}: {getattr(error, 'strerror', error)}") from None
+    if size > ARTIFACT_MAX_BYTES:
+        raise ArtifactError(f"{path} is too large to be a token file")
+    try:
+        data = json.loads(text)
     except ValueError:
         raise ArtifactError(f"{path} is not a token file (not JSON)") from None
     if not isinstance(data, dict) or data.get("format") != ARTIFACT_FORMAT:

@@ -48,6 +48,7 @@ def main() -> int:
         return run_helper(
             settings,
             Console(),
+            Console(stderr=True),
             port=args.port,
             browser=not args.no_browser,
             quiet=args.quiet,

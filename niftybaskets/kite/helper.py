@@ -38,9 +38,12 @@ def show_link(console: Console) -> Callable[[str], None]:
 
 
 class Helper:
-    def __init__(self, settings: Settings, console: Console, ask: Callable[[str], str] = input) -> None:
+    def __init__(
+        self, settings: Settings, console: Console, errors: Console, ask: Callable[[str], str] = input
+    ) -> None:
         self.settings = settings
         self.console = console
+        self.errors = errors
         self.ask = ask
         settings.require("kite_api_key", "encryption_key")
         self.fernet = fernet_from_key(settings.encryption_key.get_secret_value())
@@ -51,7 +54,7 @@ class Helper:
         self.console.print(message, markup=False, highlight=False, soft_wrap=True)
 
     def error(self, message: str) -> None:
-        self.console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True, style="red")
+        self.errors.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True, style="red")
 
     def login(self, port: int | None, browser: bool, timeout: float, user_id: str | None) -> int:
         try:
@@ -130,6 +133,7 @@ class Helper:
 def run_helper(
     settings: Settings,
     console: Console,
+    errors: Console,
     *,
     port: int | None,
     browser: bool,
@@ -141,9 +145,9 @@ def run_helper(
     list_users: bool,
 ) -> int:
     try:
-        helper = Helper(settings, console)
+        helper = Helper(settings, console, errors)
     except ConfigError as error:
-        console.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True, style="red")
+        errors.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True, style="red")
         return 2
     try:
         if import_from is not None:

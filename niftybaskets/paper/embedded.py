@@ -15,11 +15,13 @@ from niftybaskets.paper.storage import Storage
 from niftybaskets.webserver import BackgroundServer
 
 
-def login(root: str, api_key: str, api_secret: str) -> KiteConnect:
-    """Kite's login as a program sees it: follow /connect/login, exchange the request token."""
-    response = requests.get(
-        f"{root}/connect/login", params={"api_key": api_key, "v": "3"}, allow_redirects=False, timeout=10
-    )
+def login(root: str, api_key: str, api_secret: str, user_id: str | None = None) -> KiteConnect:
+    """Kite's login as a program sees it: follow /connect/login, exchange the request token.
+
+    `user_id` picks one of several accounts sharing the app, as typing that person's credentials would.
+    """
+    params = {"api_key": api_key, "v": "3", **({"user_id": user_id} if user_id else {})}
+    response = requests.get(f"{root}/connect/login", params=params, allow_redirects=False, timeout=10)
     location = response.headers.get("location", "")
     tokens = parse_qs(urlsplit(location).query).get("request_token")
     if response.status_code != 302 or not tokens:
@@ -45,7 +47,7 @@ class EmbeddedExchange:
     def login(self, user_id: str | None = None) -> KiteConnect:
         accounts = {seed.user_id: seed for seed in self.setup.all_accounts()}
         seed = accounts[user_id] if user_id else self.setup.all_accounts()[0]
-        return login(self.url, seed.api_key, seed.api_secret)
+        return login(self.url, seed.api_key, seed.api_secret, seed.user_id)
 
     def __enter__(self) -> EmbeddedExchange:
         self.server.start()

@@ -2,13 +2,16 @@
 
 import socket
 import threading
+from io import StringIO
 
 import pytest
 import requests
 from kiteconnect import KiteConnect
+from rich.console import Console
 
 from niftybaskets.config import ConfigError
 from niftybaskets.encryption import decrypt, fernet_from_key
+from niftybaskets.kite.helper import show_link
 from niftybaskets.kite.login import callback_address, run_login
 from niftybaskets.webserver import PortInUseError
 from tests.kite.conftest import KEY, Browser, make_settings
@@ -158,3 +161,13 @@ def test_the_callback_address_follows_the_redirect_url(url, port, expected):
 def test_redirect_urls_the_helper_cannot_serve_are_refused(url, port, message):
     with pytest.raises(ConfigError, match=message):
         callback_address(url, port)
+
+
+def test_the_link_is_clickable_in_a_terminal_and_plain_elsewhere():
+    terminal = StringIO()
+    show_link(Console(file=terminal, force_terminal=True, width=200))("http://127.0.0.1:8080/login")
+    assert "\x1b]8;" in terminal.getvalue()  # an OSC-8 hyperlink
+    assert "http://127.0.0.1:8080/login\n" in terminal.getvalue()  # and the plain URL on its own line
+    piped = StringIO()
+    show_link(Console(file=piped, force_terminal=False, width=200))("http://127.0.0.1:8080/login")
+    assert piped.getvalue() == "Log in to Kite: http://127.0.0.1:8080/login\n"
