@@ -14,7 +14,6 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 IST = ZoneInfo("Asia/Kolkata")
-PRE_OPEN = time(9, 0)
 MARKET_OPEN = time(9, 15)
 MARKET_CLOSE = time(15, 30)
 
@@ -81,16 +80,6 @@ class NseCalendar:
         while not self.is_trading_day(day):
             day -= timedelta(days=1)
         return day
-
-    def trading_days_between(self, start: date, end: date) -> list[date]:
-        """Trading days in the half-open interval (start, end]."""
-        days = []
-        day = start
-        while True:
-            day = self.next_trading_day(day)
-            if day > end:
-                return days
-            days.append(day)
 
     def is_open(self, now: datetime) -> bool:
         """True during the normal session, 09:15 to 15:30 IST on a trading day."""

@@ -22,7 +22,7 @@ from niftybaskets.encryption import (
     write_artifact,
 )
 from niftybaskets.kite.login import run_login
-from niftybaskets.kite.sessions import KiteSession, Sessions, login_command
+from niftybaskets.kite.sessions import KiteSession, NoSessionError, Sessions, login_command
 from niftybaskets.store import Store
 from niftybaskets.webserver import PortInUseError
 
@@ -156,20 +156,17 @@ def run_helper(
             return helper.list()
         if export is None:
             return helper.login(port, browser, timeout, user_id)
-        session = helper.sessions.choose(user_id, quiet, helper.ask)
+        if quiet:
+            return helper.export(export, helper.sessions.require(user_id, quiet=True))
+        session = helper.sessions.choose(user_id, ask=helper.ask)
         if session is None:
-            if quiet:
-                helper.error(
-                    f"no valid Kite login{f' for {user_id}' if user_id else ''}; log in first: {login_command(user_id)}"
-                )
-                return 2
             helper.say("No valid login stored: logging in first.")
             status = helper.login(port, browser, timeout, user_id)
             if status != 0:
                 return status
-            session = helper.sessions.choose(user_id, quiet=True)
+            session = helper.sessions.require(user_id, quiet=True)
         return helper.export(export, session)
-    except ConfigError as error:
+    except (ConfigError, NoSessionError) as error:
         helper.error(str(error))
         return 2
     except (RequestException, kite_errors.KiteException) as error:

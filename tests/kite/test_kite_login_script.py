@@ -118,7 +118,7 @@ def test_an_expired_token_file_is_refused_on_import(env, tmp_path, world):
 def test_quiet_export_without_a_login_fails_with_the_command(env, tmp_path):
     result = run(env, "--export", str(tmp_path / "t.json"), "--quiet", cwd=tmp_path)
     assert result.returncode == 2
-    assert "log in first: python3 scripts/kite_login.py" in result.stderr
+    assert "No valid Kite login. Log in first: python3 scripts/kite_login.py" in result.stderr
     assert not (tmp_path / "t.json").exists()
 
 
