@@ -7,3 +7,4 @@ scripts/setup_venv.sh requirements-dev.txt
 .venv/bin/ruff format --check .
 .venv/bin/python -m pytest "$@"
 .venv/bin/python bench/paper_exchange_bench.py --quick
+.venv/bin/python bench/rebalance_bench.py --quick

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 IST = ZoneInfo("Asia/Kolkata")
 MARKET_OPEN = time(9, 15)
 MARKET_CLOSE = time(15, 30)
+# Orders are sent from a minute before the open, and retried until the exchange takes them.
+ORDER_WINDOW_START = time(9, 14)
 
 Clock = Callable[[], datetime]
 
@@ -96,3 +98,13 @@ class NseCalendar:
         if self.is_trading_day(day) and local.time() >= start_of_day:
             return day
         return self.previous_trading_day(day)
+
+    def order_window_start(self, now: datetime) -> datetime:
+        """When to start sending orders: now, from 09:14 until the close of a trading day; otherwise
+        09:14 IST of the next trading session."""
+        local = now.astimezone(IST)
+        day = local.date()
+        if self.is_trading_day(day) and local.time() < MARKET_CLOSE:
+            start = datetime.combine(day, ORDER_WINDOW_START, IST)
+            return max(start, local)
+        return datetime.combine(self.next_trading_day(day), ORDER_WINDOW_START, IST)

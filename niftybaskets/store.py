@@ -18,6 +18,31 @@ MIGRATIONS = [
         issued_at TEXT NOT NULL
     );
     """,
+    """
+    CREATE TABLE rebalance_runs (
+        run_id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        basket TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        report TEXT
+    );
+    CREATE TABLE rebalance_orders (
+        tag TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES rebalance_runs(run_id),
+        pass_number INTEGER NOT NULL,
+        symbol TEXT NOT NULL,
+        side TEXT NOT NULL,
+        quantity INTEGER NOT NULL,
+        order_id TEXT,
+        status TEXT NOT NULL,
+        filled INTEGER NOT NULL,
+        average_price REAL NOT NULL,
+        message TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    """,
 ]
 
 
@@ -70,3 +95,33 @@ class Store:
 
     def delete_token(self, user_id: str) -> None:
         self.db.execute("DELETE FROM kite_tokens WHERE user_id = ?", (user_id,))
+
+    # -- the rebalancer's audit trail -----------------------------------------------------------
+
+    def start_run(self, run_id: str, user_id: str, basket: str, mode: str, started_at: str) -> None:
+        self.db.execute(
+            "INSERT INTO rebalance_runs (run_id, user_id, basket, mode, started_at) VALUES (?, ?, ?, ?, ?)",
+            (run_id, user_id, basket, mode, started_at),
+        )
+
+    def record_order(self, run_id: str, fields: dict) -> None:
+        """Insert or update one order, keyed by its tag (written before it is sent, and after)."""
+        self.db.execute(
+            """INSERT INTO rebalance_orders (tag, run_id, pass_number, symbol, side, quantity, order_id, status,
+                                             filled, average_price, message, updated_at)
+               VALUES (:tag, :run_id, :pass_number, :symbol, :side, :quantity, :order_id, :status,
+                       :filled, :average_price, :message, :updated_at)
+               ON CONFLICT(tag) DO UPDATE SET order_id = excluded.order_id, status = excluded.status,
+                 filled = excluded.filled, average_price = excluded.average_price,
+                 message = excluded.message, updated_at = excluded.updated_at""",
+            {**fields, "run_id": run_id},
+        )
+
+    def finish_run(self, run_id: str, finished_at: str, report: str) -> None:
+        self.db.execute(
+            "UPDATE rebalance_runs SET finished_at = ?, report = ? WHERE run_id = ?", (finished_at, report, run_id)
+        )
+
+    def run_orders(self, run_id: str) -> list[dict]:
+        rows = self.db.execute("SELECT * FROM rebalance_orders WHERE run_id = ? ORDER BY tag", (run_id,)).fetchall()
+        return [dict(row) for row in rows]

@@ -63,3 +63,20 @@ def test_beyond_the_known_years_weekdays_trade_with_a_warning_and_extra_holidays
     assert "NSE_EXTRA_HOLIDAYS" in caplog.text
     if calendar.known_until < date(2027, 1, 26):
         assert not calendar.is_trading_day(date(2027, 1, 26))
+
+
+@pytest.mark.parametrize(
+    ("now", "start"),
+    [
+        ("2026-11-23T08:00", "2026-11-23T09:14"),  # a trading day's morning: wait for 09:14
+        ("2026-11-23T09:14:30", "2026-11-23T09:14:30"),  # between 09:14 and 09:15: no wait
+        ("2026-11-23T11:00", "2026-11-23T11:00"),  # in the session
+        ("2026-11-23T15:31", "2026-11-25T09:14"),  # after the close; the 24th is a holiday
+        ("2026-11-21T10:00", "2026-11-23T09:14"),  # Saturday
+        ("2026-11-24T10:00", "2026-11-25T09:14"),  # holiday
+        ("2026-12-24T16:00", "2026-12-28T09:14"),  # over Christmas and a weekend
+    ],
+)
+def test_orders_start_at_0914_of_the_next_session(calendar, now, start):
+    moment = datetime.fromisoformat(now).replace(tzinfo=IST)
+    assert calendar.order_window_start(moment) == datetime.fromisoformat(start).replace(tzinfo=IST)

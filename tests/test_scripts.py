@@ -83,18 +83,3 @@ def test_the_exchange_serves_the_sdk_and_stops_cleanly_on_ctrl_c(tmp_path):
     assert process.returncode == 0
     assert "Traceback" not in err and "CancelledError" not in err
     assert " s\n" not in "".join(lines) + out  # the secret is never echoed
-
-
-def test_the_demo_trades_the_sample_basket(tmp_path):
-    result = run("paper_demo.py", env={"DATA_DIR": str(tmp_path)})
-    assert result.returncode == 0, result.stderr
-    assert "Logged in as ZP0001" in result.stdout
-    assert result.stdout.count("COMPLETE") >= 5
-    assert "After" in result.stdout
-    assert (tmp_path / "paper" / "demo.sqlite").is_file()
-
-
-def test_the_demo_reports_a_missing_basket(tmp_path):
-    result = run("paper_demo.py", "--basket", str(tmp_path / "none.json"), env={"DATA_DIR": str(tmp_path)})
-    assert result.returncode == 2
-    assert "no basket file" in result.stderr

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -12,6 +12,8 @@ class Portfolio:
     prices: dict[str, float]
     cash: float  # margins equity.net: what can be spent now
     blocked: float  # sale money held back until settlement (utilised.delivery): value, not spendable
+    # Settled demat shares not yet sold today: selling them credits money today (T1 shares do not).
+    settled: dict[str, int] = field(default_factory=dict)
 
     @property
     def stock_value(self) -> float:
@@ -24,19 +26,27 @@ class Portfolio:
     def value_of(self, symbol: str) -> float:
         return self.quantities.get(symbol, 0) * self.prices.get(symbol, 0.0)
 
+    def with_prices(self, prices: Mapping[str, float]) -> Portfolio:
+        return replace(self, prices={**self.prices, **prices})
+
 
 def value_portfolio(holdings: list[Mapping], positions: Mapping, equity_margins: Mapping) -> Portfolio:
     """Holdings + net CNC positions + funds, each share counted once.
 
     Kite keeps a share sold today in holdings (as used_quantity) and shows the sale as a negative
     CNC position, and shows today's buys only in positions: adding the two counts every share once.
+    Funds reserved by open buy orders are in neither; value the account when no order is open.
     """
     quantities: dict[str, int] = {}
     prices: dict[str, float] = {}
+    settled: dict[str, int] = {}
     for holding in holdings:
         symbol = holding["tradingsymbol"]
         quantities[symbol] = quantities.get(symbol, 0) + holding["quantity"] + holding["t1_quantity"]
         prices[symbol] = holding["last_price"]
+        # Today's sales draw on settled shares first (used_quantity counts them).
+        free = holding["quantity"] - holding.get("used_quantity", 0)
+        settled[symbol] = settled.get(symbol, 0) + max(0, free)
     for position in positions.get("net", []):
         if position["product"] != "CNC":
             continue
@@ -48,4 +58,5 @@ def value_portfolio(holdings: list[Mapping], positions: Mapping, equity_margins:
         prices=prices,
         cash=float(equity_margins["net"]),
         blocked=float(equity_margins.get("utilised", {}).get("delivery", 0) or 0),
+        settled={symbol: count for symbol, count in settled.items() if count > 0},
     )

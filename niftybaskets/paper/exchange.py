@@ -27,8 +27,8 @@ from niftybaskets.paper.errors import KiteError, input_error, token_error, too_m
 from niftybaskets.paper.faults import FaultQueue
 from niftybaskets.paper.orders import OrderRequest, parse_order
 from niftybaskets.paper.payloads import DayTotals, stamp
-from niftybaskets.paper.ratelimit import RateLimiter
 from niftybaskets.paper.storage import Storage
+from niftybaskets.ratelimit import RateLimiter
 
 # Kite refreshes holdings (T1 moves, authorisations lapse) before 8 AM; tokens die near 6 AM.
 START_OF_DAY = clock_time(8, 0)
@@ -77,6 +77,7 @@ class PaperExchange:
         self._whitelist = [ipaddress.ip_network(entry, strict=False) for entry in self.rules.whitelisted_ips]
         self._lock = threading.RLock()
         self.resumed: list[str] = []
+        self.refused_for_rate = 0  # requests answered 429: a client that keeps Kite's limits sees none
         if reset:
             storage.wipe()
         held = {symbol for seed in setup.all_accounts() for symbol in (*seed.holdings, *seed.t1_holdings)}
@@ -342,6 +343,7 @@ class PaperExchange:
             if self.rules.token_expiry and self.clock() >= self._parse_stamp(session["expires_at"]):
                 raise token_error()
         if not self._limiter.allow(f"{bucket}:{account['user_id']}", self._limits(bucket)):
+            self.refused_for_rate += 1
             raise too_many_requests()
         return account["user_id"]
 
@@ -570,7 +572,7 @@ class PaperExchange:
         unit = request.price if request.order_type == "LIMIT" else price["last_price"] * (1 + slip)
         required = request.quantity * unit
         available = self._funds(user_id)["net"]
-        if required > available + 1e-6:
+        if round(required, 2) > round(available, 2):  # money is counted in paise
             raise KiteError(
                 400,
                 "MarginException",
@@ -660,7 +662,7 @@ class PaperExchange:
         if order["transaction_type"] == "BUY" and self.rules.funds_check:
             reserved = part * (order["price"] if order["order_type"] == "LIMIT" else price["last_price"])
             available = self._funds(order["user_id"])["net"] + reserved
-            if part * fill > available + 1e-6:
+            if round(part * fill, 2) > round(available, 2):
                 self._stop(
                     order,
                     now,

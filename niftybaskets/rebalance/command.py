@@ -1,0 +1,207 @@
+"""What `scripts/rebalance_portfolio.py` does: pick the account(s), run, report, keep the audit trail."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kiteconnect import KiteConnect
+from rich.console import Console
+
+from niftybaskets.config import ConfigError, Settings
+from niftybaskets.encryption import fernet_from_key
+from niftybaskets.kite.client import KiteClient
+from niftybaskets.kite.sessions import KiteSession, NoSessionError, Sessions
+from niftybaskets.market import NseCalendar, system_clock
+from niftybaskets.paper.account_file import AccountFileError, load_account_file
+from niftybaskets.paper.embedded import EmbeddedExchange
+from niftybaskets.rebalance.account import PriceError
+from niftybaskets.rebalance.basket import Basket, BasketError, load_basket
+from niftybaskets.rebalance.execute import AbortRun, OrderRecord, Rebalancer, RunOptions, RunResult
+from niftybaskets.rebalance.report import markdown_summary, print_report, report_data
+from niftybaskets.research.nse import NseClient
+from niftybaskets.store import Store
+
+
+@dataclass(frozen=True)
+class Request:
+    basket: Path
+    mode: str  # dry-run, live or paper
+    quiet: bool
+    user_id: str | None
+    all_users: bool
+    options: RunOptions
+    report_json: Path | None
+    basket_root: Path | None
+    paper_account: Path
+    paper_reset: bool = False
+
+
+class Command:
+    def __init__(
+        self, settings: Settings, console: Console, errors: Console, ask: Callable[[str], str] = input
+    ) -> None:
+        self.settings = settings
+        self.console = console
+        self.errors = errors
+        self.ask = ask
+        self.calendar = NseCalendar(settings.nse_extra_holidays)
+
+    def say(self, message: str) -> None:
+        self.console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+    def error(self, message: str) -> None:
+        self.errors.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True, style="red")
+
+    def run(self, request: Request) -> int:
+        try:
+            basket = load_basket(request.basket, request.basket_root)
+        except BasketError as error:
+            self.error(f"{error}. Nothing was sent.")
+            return 2
+        for warning in basket.warnings:
+            self.say(f"Warning: {warning}")
+        if request.mode == "paper":
+            return self._paper(basket, request)
+        try:
+            self.settings.require("kite_api_key", "encryption_key")
+            store = Store(self.settings.store_path)
+        except ConfigError as error:
+            self.error(str(error))
+            return 2
+        try:
+            sessions = Sessions(
+                self.settings, store, fernet_from_key(self.settings.encryption_key.get_secret_value()), say=self.say
+            )
+            if request.all_users:
+                chosen = sessions.stored()
+                if not chosen:
+                    raise NoSessionError("No valid Kite login stored. Log in first: python3 scripts/kite_login.py")
+            else:
+                chosen = [sessions.require(request.user_id, request.quiet, self.ask)]
+            codes = [self._account(basket, request, sessions, session, store) for session in chosen]
+            return max(codes)
+        except (ConfigError, NoSessionError) as error:
+            self.error(str(error))
+            return 2
+        finally:
+            store.close()
+
+    def _account(self, basket: Basket, request: Request, sessions: Sessions, session: KiteSession, store: Store) -> int:
+        user_id = session.user_id
+
+        def connect() -> KiteClient:
+            current = sessions.choose(user_id, quiet=True) or session
+            return KiteClient(sessions.client(current.access_token))
+
+        options = request.options
+        if options.live and not request.quiet and not self._confirmed(basket, request, connect, user_id):
+            self.error("not confirmed; nothing was sent.")
+            return 1
+        return self._execute(basket, request, connect, user_id, store)
+
+    def _confirmed(self, basket: Basket, request: Request, connect: Callable[[], KiteClient], user_id: str) -> bool:
+        preview = self._rebalancer(basket, RunOptions(**{**request.options.__dict__, "live": False}), connect, user_id)
+        print_report(preview.run(), self.console)
+        answer = self.ask(f"Type CONFIRM to send these orders for {user_id} to Zerodha (live): ")
+        return answer.strip() == "CONFIRM"
+
+    def _rebalancer(
+        self,
+        basket: Basket,
+        options: RunOptions,
+        connect: Callable[[], KiteClient],
+        user_id: str,
+        store: Store | None = None,
+    ) -> Rebalancer:
+        def keep(run_id: str, order: OrderRecord) -> None:
+            if store is not None:
+                fields = {
+                    name: getattr(order, name)
+                    for name in (
+                        "tag",
+                        "pass_number",
+                        "symbol",
+                        "side",
+                        "quantity",
+                        "order_id",
+                        "status",
+                        "filled",
+                        "average_price",
+                        "message",
+                    )
+                }
+                store.record_order(run_id, {**fields, "updated_at": system_clock().isoformat()})
+
+        return Rebalancer(
+            connect,
+            basket,
+            options,
+            user_id=user_id,
+            clock=system_clock,
+            sleep=time.sleep,
+            calendar=self.calendar,
+            say=self.say,
+            nse=NseClient(self.settings.nse_base_url),
+            on_order=keep,
+        )
+
+    def _execute(
+        self, basket: Basket, request: Request, connect: Callable[[], KiteClient], user_id: str, store: Store | None
+    ) -> int:
+        rebalancer = self._rebalancer(basket, request.options, connect, user_id, store)
+        mode = request.mode
+        if store is not None:
+            store.start_run(
+                rebalancer.result.run_id, user_id, str(basket.path), mode, rebalancer.result.started_at.isoformat()
+            )
+        try:
+            result = rebalancer.run()
+        except PriceError as error:
+            self.error(f"{error}. Nothing was sent.")
+            return 1
+        except AbortRun as error:
+            self.error(str(error))
+            return 1
+        self._report(result, request, store)
+        return result.exit_code
+
+    def _report(self, result: RunResult, request: Request, store: Store | None) -> None:
+        print_report(result, self.console)
+        data = report_data(result)
+        if request.report_json is not None:
+            request.report_json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+            self.say(f"Report written to {request.report_json}")
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary:
+            with open(summary, "a", encoding="utf-8") as file:
+                file.write(markdown_summary(result))
+        if store is not None:
+            store.finish_run(result.run_id, system_clock().isoformat(), json.dumps(data))
+
+    def _paper(self, basket: Basket, request: Request) -> int:
+        """Against the paper exchange in this process, on a paper account kept under DATA_DIR/paper."""
+        try:
+            setup = load_account_file(request.paper_account)
+        except AccountFileError as error:
+            self.error(str(error))
+            return 2
+        options = request.options
+        if not setup.rules.market_hours:
+            options = RunOptions(**{**options.__dict__, "wait": False})  # this paper market never closes
+        database = self.settings.data_dir / "paper" / "rebalance.sqlite"
+        with EmbeddedExchange(setup, database, calendar=self.calendar, reset=request.paper_reset) as paper:
+            kite: KiteConnect = paper.login()
+            client = KiteClient(kite)
+            self.say(f"Paper exchange at {paper.url}, account {setup.user_id} kept in {database}.")
+            store = Store(self.settings.data_dir / "paper" / "rebalance-audit.sqlite")
+            try:
+                return self._execute(
+                    basket, Request(**{**request.__dict__, "options": options}), lambda: client, setup.user_id, store
+                )
+            finally:
+                store.close()
