@@ -243,8 +243,8 @@ class Rebalancer:
             result.end = portfolio
             result.deficit_after = result.first_plan.deficit_after
             return
-        result.end = portfolio
-        result.deficit_after = self._deficit(portfolio, withheld)
+        result.end = self._read() if result.passes else portfolio  # as it stands after the last orders
+        result.deficit_after = self._deficit(result.end, withheld)
 
     def _deficit(self, portfolio: Portfolio, withheld: float) -> float:
         value = portfolio.total + withheld

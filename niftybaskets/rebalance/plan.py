@@ -226,8 +226,24 @@ class _Program:
         return np.rint(result.x)
 
 
+def _nearest(stock: _Stock) -> int:
+    """The whole-share holding closest to the target that a single allowed trade reaches."""
+    h, p, ideal = stock.held, stock.price, stock.target / stock.price
+    candidates = {h}
+    for low, high in ((0, h - stock.least), (h + stock.least, h + stock.buy_most)):
+        if low <= high:
+            candidates.update(min(max(q, low), high) for q in (math.floor(ideal), math.ceil(ideal)))
+    return min(candidates, key=lambda q: (abs(stock.target - p * q), abs(q - h)))
+
+
 def _solve(stocks: list[_Stock], budget: float, buy_cost: float) -> list[tuple[int, int]]:
     """(shares bought, shares sold) per stock, for the least total deficit within the budget."""
+    # Each stock at its own best is the optimum whenever the money suffices: no solver needed.
+    nearest = [_nearest(stock) for stock in stocks]
+    spent = sum(max(q - s.held, 0) * s.price * buy_cost for q, s in zip(nearest, stocks, strict=True))
+    freed = sum(min(max(s.held - q, 0), s.settled) * s.price for q, s in zip(nearest, stocks, strict=True))
+    if spent <= budget + freed and (budget >= 0 or spent == 0):
+        return [(max(q - s.held, 0), max(s.held - q, 0)) for q, s in zip(nearest, stocks, strict=True)]
     program = _Program()
     trades: list[tuple[int | None, int | None]] = []
     spending: list[tuple[int | None, float]] = []
@@ -236,7 +252,6 @@ def _solve(stocks: list[_Stock], budget: float, buy_cost: float) -> list[tuple[i
         # Semi-integer trades (none, or from `least` shares up) only where a minimum order value
         # makes them differ from plain integers: they cost the solver extra binaries.
         kind, least = (3, stock.least) if stock.least > 1 else (1, 0)
-        # A hair's cost per rupee traded: of equally good plans, the one that trades least.
         buy = sell = None
         if budget >= 0 and stock.buy_most >= stock.least:
             buy = program.column(p * 1e-7, least, stock.buy_most, kind)
@@ -248,6 +263,12 @@ def _solve(stocks: list[_Stock], budget: float, buy_cost: float) -> list[tuple[i
                 freed = program.column(0.0, 0.0, p * stock.settled, 0)
                 program.row([(freed, 1.0), (sell, -p)], -np.inf, 0.0)  # a sale frees at most its money
                 spending.append((freed, -1.0))
+        if buy is not None and sell is not None and stock.least > 1:
+            # Without a minimum, buying and selling one stock never helps; with one, a sale and a
+            # bigger buy could dodge it. One way only: `selling` is 1 for a sale, 0 for a buy.
+            selling = program.column(0.0, 0.0, 1.0, 1)
+            program.row([(buy, 1.0), (selling, float(stock.buy_most))], -np.inf, float(stock.buy_most))
+            program.row([(sell, 1.0), (selling, -float(h))], -np.inf, 0.0)
         deficit = program.column(1.0, 0.0, np.inf, 0)
         # deficit >= |target - price * (held + bought - sold)|
         program.row([(deficit, 1.0), (buy, p), (sell, -p)], t - p * h, np.inf)
@@ -256,4 +277,9 @@ def _solve(stocks: list[_Stock], budget: float, buy_cost: float) -> list[tuple[i
     if any(coefficient > 0 for _, coefficient in spending):
         program.row(spending, -np.inf, budget)
     x = program.solve()
-    return [(0 if buy is None else int(x[buy]), 0 if sell is None else int(x[sell])) for buy, sell in trades]
+    moves = []
+    for buy, sell in trades:
+        # A buy and a sale of one stock net out: the same holding for no more money.
+        net = (0 if buy is None else int(x[buy])) - (0 if sell is None else int(x[sell]))
+        moves.append((max(net, 0), max(-net, 0)))
+    return moves

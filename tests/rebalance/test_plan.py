@@ -118,7 +118,7 @@ def test_the_plan_is_the_exact_optimum(case):
     assert plan.deficit_after == pytest.approx(brute_force(pf, weights), abs=1e-6)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(small_accounts, st.sampled_from([0.0, 150.0]))
 def test_properties_never_oversell_never_overspend_never_worse_and_deterministic(case, min_order_value):
     pf, weights = case
