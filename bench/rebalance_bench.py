@@ -289,15 +289,14 @@ def main() -> int:
         theirs_blocked = exchange_for(
             blocked_cases, prices, "C", tmp / "blocked-ref.sqlite", sale_proceeds="block_20_percent"
         )
-        mine, old = (
-            {"residual": [], "optimum": [], "rejected": 0},
-            {"residual": [], "optimum": [], "rejected": 0, "sent": 0},
-        )
+        mine = {"residual": [], "optimum": [], "rejected": 0, "bound_gap": []}
+        old = {"residual": [], "optimum": [], "rejected": 0, "sent": 0}
         for case in cases:
             bound = rounding_lower_bound(case, prices)
             residual, rejected, optimum = ours(ours_paper, case, f"O{case.user_id}")
             mine["residual"].append(residual / bound)
             mine["optimum"].append(residual / max(optimum, 1.0))
+            mine["bound_gap"].append(max(optimum, 1.0) / bound)
             mine["rejected"] += rejected
             residual, rejected, sent = reference(theirs_paper, case, f"R{case.user_id}")
             old["residual"].append(residual / bound)
