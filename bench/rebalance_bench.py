@@ -316,6 +316,8 @@ def main() -> int:
                 "residual_ratio_median": round(statistics.median(mine["residual"]), 4),
                 "residual_ratio_p90": round(p90(mine["residual"]), 4),
                 "optimum_ratio_median": round(statistics.median(mine["optimum"]), 4),
+                # How far the exact optimum itself sits above the rounding bound: what the funds cost.
+                "optimum_over_bound_p90": round(p90(mine["bound_gap"]), 4),
                 "rejected_orders": mine["rejected"],
                 "orders_per_second": round(rate, 2),
                 "rate_limited_429": refused,
