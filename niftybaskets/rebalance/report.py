@@ -67,6 +67,9 @@ def report_data(result: RunResult) -> dict:
 
 def print_report(result: RunResult, console: Console) -> None:
     data = report_data(result)
+    if result.first_plan is None:  # it stopped before looking at the account
+        console.print(f"Stopped before planning: {data['stop_reason']}", highlight=False)
+        return
     table = Table(title=f"Rebalance {data['run_id']} of {data['user_id']} ({data['mode']})")
     for column in ("stock", "weight", "price", "held", "target ₹", "orders", "held after"):
         table.add_column(column, justify="left" if column in ("stock", "orders") else "right")
@@ -105,6 +108,10 @@ def print_report(result: RunResult, console: Console) -> None:
 
 def markdown_summary(result: RunResult) -> str:
     data = report_data(result)
+    if result.first_plan is None:
+        return (
+            f"## Rebalance {data['run_id']} for {data['user_id']}\n\nStopped before planning: {data['stop_reason']}\n"
+        )
     deficit = data["deficit"]
     lines = [
         f"## Rebalance {data['run_id']} ({data['mode']}) for {data['user_id']}",
