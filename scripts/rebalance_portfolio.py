@@ -3,6 +3,7 @@
 repeated until the total deficit is under the target. A dry run (the default) sends nothing."""
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -15,9 +16,12 @@ from niftybaskets.rebalance.execute import RunOptions
 
 
 def rupees(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError("must be a number of rupees, 0 or more")
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of rupees, 0 or more")
     return value
 
 
@@ -64,8 +68,8 @@ def main() -> int:
     args = parser.parse_args()
     if not 1 <= args.max_passes <= 10:
         parser.error("--max-passes must be from 1 to 10")
-    if args.fill_timeout <= 0:
-        parser.error("--fill-timeout must be above 0")
+    if not 0 < args.fill_timeout <= 3600:
+        parser.error("--fill-timeout must be above 0 and at most 3600 seconds")
     try:
         settings = load_settings()
     except ConfigError as error:

@@ -31,12 +31,11 @@ LTP_BATCH = 500
 
 
 def is_transient(error: BaseException) -> bool:
-    """Worth asking again: the network, a 5xx, or a 429 from Kite."""
-    if isinstance(error, (requests.ConnectionError, requests.Timeout)):
+    """Worth asking again, and for an order a sign it may have been placed all the same: any
+    network failure, or any answer from Kite with a 5xx or 429 status, whatever its error type."""
+    if isinstance(error, requests.RequestException):
         return True
-    if isinstance(error, (kite_errors.NetworkException, kite_errors.DataException)):
-        return True
-    return isinstance(error, kite_errors.GeneralException) and (error.code >= 500 or error.code == 429)
+    return isinstance(error, kite_errors.KiteException) and (error.code >= 500 or error.code == 429)
 
 
 def retry_reads(sleep: Callable[[float], None]) -> Callable:

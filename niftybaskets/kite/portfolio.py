@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 
@@ -28,6 +28,14 @@ class Portfolio:
 
     def with_prices(self, prices: Mapping[str, float]) -> Portfolio:
         return replace(self, prices={**self.prices, **prices})
+
+    def without(self, symbols: Iterable[str]) -> Portfolio:
+        gone = set(symbols)
+        return replace(
+            self,
+            quantities={s: q for s, q in self.quantities.items() if s not in gone},
+            settled={s: q for s, q in self.settled.items() if s not in gone},
+        )
 
 
 def value_portfolio(holdings: list[Mapping], positions: Mapping, equity_margins: Mapping) -> Portfolio:

@@ -25,7 +25,8 @@ def read_portfolio(
     """The account valued, with prices for `symbols` too: what is held carries Kite's last price;
     the rest comes from /quote/ltp, or from NSE when the Kite plan has no market data."""
     portfolio = value_portfolio(client.holdings(), client.positions(), client.equity_margins())
-    missing = sorted(set(symbols) - set(portfolio.prices))
+    wanted = set(symbols)
+    missing = sorted(symbol for symbol in wanted | set(portfolio.quantities) if not portfolio.prices.get(symbol, 0) > 0)
     if not missing:
         return portfolio
     prices: dict[str, float] = {}
@@ -39,6 +40,12 @@ def read_portfolio(
     if missing and nse is not None:
         prices.update(nse_last_prices(nse, missing, say))
         missing = [symbol for symbol in missing if symbol not in prices]
+    unpriced_holdings = [symbol for symbol in missing if symbol not in wanted]
+    if unpriced_holdings:
+        # A suspended or delisted holding cannot be traded or valued; it must not block the rest.
+        say(f"No price for {', '.join(unpriced_holdings)} (suspended?): left out of the value and not traded.")
+        portfolio = portfolio.without(unpriced_holdings)
+    missing = [symbol for symbol in missing if symbol in wanted]
     if missing:
         raise PriceError(f"no price for {', '.join(missing)}: check the tickers, or try again when Kite or NSE answers")
     return portfolio.with_prices(prices)

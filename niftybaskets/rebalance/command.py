@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiteconnect import KiteConnect
+from kiteconnect.exceptions import KiteException
+from requests import RequestException
 from rich.console import Console
 
 from niftybaskets.config import ConfigError, Settings
@@ -88,6 +90,9 @@ class Command:
         except (ConfigError, NoSessionError) as error:
             self.error(str(error))
             return 2
+        except (KiteException, RequestException) as error:
+            self.error(f"could not reach Kite at {self.settings.kite_api_root}: {error or type(error).__name__}")
+            return 1
         finally:
             store.close()
 
@@ -99,9 +104,15 @@ class Command:
             return KiteClient(sessions.client(current.access_token))
 
         options = request.options
-        if options.live and not request.quiet and not self._confirmed(basket, request, connect, user_id):
-            self.error("not confirmed; nothing was sent.")
-            return 1
+        if options.live and not request.quiet:
+            try:
+                confirmed = self._confirmed(basket, request, connect, user_id)
+            except (PriceError, AbortRun) as error:
+                self.error(f"{error}. Nothing was sent.")
+                return 1
+            if not confirmed:
+                self.error("not confirmed; nothing was sent.")
+                return 1
         return self._execute(basket, request, connect, user_id, store)
 
     def _confirmed(self, basket: Basket, request: Request, connect: Callable[[], KiteClient], user_id: str) -> bool:

@@ -20,13 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import requests
 from kiteconnect import exceptions as kite_errors
 
 from niftybaskets.kite.client import KiteClient, is_transient
 from niftybaskets.kite.portfolio import Portfolio
 from niftybaskets.kite.sessions import login_command
 from niftybaskets.market import IST, Clock, NseCalendar
-from niftybaskets.rebalance.account import read_portfolio
+from niftybaskets.rebalance.account import PriceError, read_portfolio
 from niftybaskets.rebalance.basket import Basket
 from niftybaskets.rebalance.plan import Plan, PlannedOrder, plan_rebalance, total_deficit
 from niftybaskets.research.nse import NseClient
@@ -93,7 +94,7 @@ class RunResult:
     end: Portfolio | None = None
     total_value: float = 0.0
     deficit_before: float = 0.0
-    deficit_after: float = 0.0
+    deficit_after: float | None = None  # unknown when the run stopped before reading the account again
     passes: list[PassRecord] = field(default_factory=list)
     stop_reason: str = ""
     notes: list[str] = field(default_factory=list)
@@ -153,6 +154,9 @@ class Rebalancer:
         self.result = RunResult(f"{TAG_PREFIX}{self.run_code}", user_id, basket, options.live, clock())
         self._sequence = 0
         self._frozen: set[str] = set()  # stocks whose orders were refused: not planned again this run
+        # Stocks bought (sold) today by this or an earlier run: not sold (bought) again today.
+        self._bought: set[str] = set()
+        self._sold: set[str] = set()
 
     # -- the loop -------------------------------------------------------------------------------
 
@@ -170,7 +174,25 @@ class Rebalancer:
         except kite_errors.TokenException:
             result.stop_reason = f"Kite ended the session. Log in again ({login_command(result.user_id)}) and rerun."
             result.exit_code = 1
+        except PriceError as error:
+            result.stop_reason = f"{error}. {self._what_was_sent()}"
+            result.exit_code = 1
+        except (kite_errors.KiteException, requests.RequestException) as error:
+            result.stop_reason = (
+                f"Kite did not answer ({type(error).__name__}: {error or 'no detail'}). {self._what_was_sent()}"
+            )
+            result.exit_code = 1
+        if any(order.status in ("FAILED", "UNKNOWN") for order in result.orders):
+            result.exit_code = 1
+        sent = [order for order in result.orders if order.order_id or order.status != "NOT SENT"]
+        if sent and not any(order.filled for order in sent):
+            result.exit_code = 1  # it tried, and nothing at all was done
         return result
+
+    def _what_was_sent(self) -> str:
+        if not any(order.order_id for order in self.result.orders):
+            return "Nothing was sent."
+        return "Orders were sent before that: check Kite's order book before running again."
 
     def _read(self) -> Portfolio:
         return read_portfolio(self.client, self.basket.weights, self.nse, self.say)
@@ -182,6 +204,8 @@ class Rebalancer:
             min_order_value=self.options.min_order_value,
             total_value=value,
             frozen=self._frozen,
+            bought=self._bought,
+            sold=self._sold,
             cash_buffer=self.options.cash_buffer,
         )
 
@@ -301,20 +325,26 @@ class Rebalancer:
             ) from None
 
     def _earlier_orders_settled(self) -> bool:
-        earlier = [
-            OrderRecord(
-                0,
-                order["tag"],
-                order["tradingsymbol"],
-                order["transaction_type"],
-                order["quantity"],
-                0.0,
-                order_id=order["order_id"],
-                status=order["status"],
-            )
-            for order in self.client.orders()
-            if (order.get("tag") or "").startswith(TAG_PREFIX) and order["status"] not in FINAL
-        ]
+        """Wait for open orders an earlier run left today; remember which way it traded each stock."""
+        earlier = []
+        for order in self.client.orders():
+            if not (order.get("tag") or "").startswith(TAG_PREFIX):
+                continue
+            if order["filled_quantity"]:
+                (self._bought if order["transaction_type"] == "BUY" else self._sold).add(order["tradingsymbol"])
+            if order["status"] not in FINAL:
+                earlier.append(
+                    OrderRecord(
+                        0,
+                        order["tag"],
+                        order["tradingsymbol"],
+                        order["transaction_type"],
+                        order["quantity"],
+                        0.0,
+                        order_id=order["order_id"],
+                        status=order["status"],
+                    )
+                )
         if not earlier:
             return True
         self.say(f"{len(earlier)} orders of an earlier run are still open; waiting for them before planning.")
@@ -354,7 +384,6 @@ class Rebalancer:
         )
         record.orders.append(sent)
         self.on_order(self.result.run_id, sent)
-        closed_until = self.calendar.session_open(self.clock().astimezone(IST).date()) + self.options.open_grace
         failures = 0
         while True:
             try:
@@ -374,14 +403,17 @@ class Rebalancer:
                 break
             except kite_errors.TokenException:
                 raise
-            except Exception as error:
-                if (
-                    isinstance(error, kite_errors.KiteException)
-                    and is_market_closed(error)
-                    and self.clock() < closed_until
-                ):
-                    self.sleep(CLOSED_MARKET_RETRY_SECONDS)
-                    continue
+            except Exception as error:  # sorted below: wait for the open, look up, or a refusal
+                if isinstance(error, kite_errors.KiteException) and is_market_closed(error):
+                    if self._opening():
+                        self.sleep(CLOSED_MARKET_RETRY_SECONDS)
+                        continue
+                    sent.status, sent.message = "REJECTED", str(error)
+                    self.on_order(self.result.run_id, sent)
+                    raise AbortRun(
+                        "The market is closed (NSE trades 09:15-15:30 IST on trading days): run without --no-wait "
+                        "to wait for the open, or during market hours."
+                    ) from None
                 if not is_transient(error):
                     if not isinstance(error, kite_errors.KiteException):
                         raise
@@ -391,7 +423,17 @@ class Rebalancer:
                     break
                 failures += 1
                 self.sleep(2.0 ** (failures - 1))
-                found = self._find(sent.tag)
+                try:
+                    found = self._find(sent.tag)
+                except (kite_errors.KiteException, requests.RequestException) as lookup:
+                    sent.status = "UNKNOWN"
+                    sent.message = f"sending failed ({type(error).__name__}) and the order book did not answer"
+                    self.on_order(self.result.run_id, sent)
+                    raise AbortRun(
+                        f"Sending {order.side} {order.quantity} {order.symbol} failed and Kite's order book did not "
+                        f"answer ({type(lookup).__name__}); the order may have been placed. Look for tag {sent.tag} "
+                        "in Kite's order book before running again."
+                    ) from None
                 if found is not None:
                     sent.order_id, sent.status = found["order_id"], "SENT"
                     sent.message = f"the answer was lost ({type(error).__name__}); found in the order book"
@@ -403,6 +445,14 @@ class Rebalancer:
                     break
         self.on_order(self.result.run_id, sent)
         return sent
+
+    def _opening(self) -> bool:
+        """Between 09:14 and a few minutes after the open of a trading day: "closed" will pass soon."""
+        now = self.clock().astimezone(IST)
+        if not self.calendar.is_trading_day(now.date()):
+            return False
+        opened = self.calendar.session_open(now.date())
+        return opened - timedelta(minutes=1) <= now < opened + self.options.open_grace
 
     def _find(self, tag: str) -> dict | None:
         return next((order for order in self.client.orders() if order.get("tag") == tag), None)
@@ -419,6 +469,8 @@ class Rebalancer:
                 sent.status = entry["status"]
                 sent.filled = entry["filled_quantity"]
                 sent.average_price = entry["average_price"]
+                if sent.filled:
+                    (self._bought if sent.side == "BUY" else self._sold).add(sent.symbol)
                 if entry.get("status_message"):
                     sent.message = entry["status_message"]
                 if sent.status in FINAL:

@@ -86,8 +86,9 @@ class _Stock:
     price: float
     target: float
     settled: int
-    buy_most: int  # buying past the share above the target never lowers the deficit
+    buy_most: int  # more never lowers the deficit: the share above the target, or the smallest order
     least: int  # the fewest shares worth an order (minimum order value)
+    can_sell: bool
 
 
 def plan_rebalance(
@@ -97,11 +98,15 @@ def plan_rebalance(
     min_order_value: float = 0.0,
     total_value: float | None = None,
     frozen: Collection[str] = (),
+    bought: Collection[str] = (),
+    sold: Collection[str] = (),
     cash_buffer: float = 0.0,
 ) -> Plan:
     """The least-deficit whole-share plan. `total_value` overrides the portfolio's own total;
-    `frozen` stocks are left as they are (their orders were refused earlier); buys are budgeted
-    at `cash_buffer` (a share, e.g. 0.005) above their price, to leave room for price moves."""
+    `frozen` stocks are left as they are (their orders were refused earlier); basket stocks
+    already `bought` today are not sold, those `sold` are not bought (prices moving between passes
+    must not make a run trade a stock back and forth); buys are budgeted at `cash_buffer` (a share,
+    e.g. 0.005) above their price, to leave room for price moves."""
     value = portfolio.total if total_value is None else total_value
     targets = {symbol: weight * value for symbol, weight in weights.items() if weight > 0}
     symbols = sorted(set(targets) | set(portfolio.quantities))
@@ -129,6 +134,8 @@ def plan_rebalance(
         if symbol in frozen:
             continue
         price, owned = prices[symbol], max(held[symbol], 0)
+        least = max(1, math.ceil(min_order_value / price - 1e-9))
+        underweight = owned < target / price and symbol not in sold
         stocks.append(
             _Stock(
                 symbol,
@@ -136,8 +143,9 @@ def plan_rebalance(
                 price,
                 target,
                 min(portfolio.settled.get(symbol, 0), owned),
-                max(0, math.ceil(target / price) - owned),
-                max(1, math.ceil(min_order_value / price - 1e-9)),
+                max(math.ceil(target / price) - owned, least) if underweight else 0,
+                least,
+                symbol not in bought,
             )
         )
     budget = portfolio.cash + freed
@@ -230,7 +238,10 @@ def _nearest(stock: _Stock) -> int:
     """The whole-share holding closest to the target that a single allowed trade reaches."""
     h, p, ideal = stock.held, stock.price, stock.target / stock.price
     candidates = {h}
-    for low, high in ((0, h - stock.least), (h + stock.least, h + stock.buy_most)):
+    intervals = [(h + stock.least, h + stock.buy_most)]
+    if stock.can_sell:
+        intervals.append((0, h - stock.least))
+    for low, high in intervals:
         if low <= high:
             candidates.update(min(max(q, low), high) for q in (math.floor(ideal), math.ceil(ideal)))
     return min(candidates, key=lambda q: (abs(stock.target - p * q), abs(q - h)))
@@ -238,6 +249,8 @@ def _nearest(stock: _Stock) -> int:
 
 def _solve(stocks: list[_Stock], budget: float, buy_cost: float) -> list[tuple[int, int]]:
     """(shares bought, shares sold) per stock, for the least total deficit within the budget."""
+    if not stocks:
+        return []
     # Each stock at its own best is the optimum whenever the money suffices: no solver needed.
     nearest = [_nearest(stock) for stock in stocks]
     spent = sum(max(q - s.held, 0) * s.price * buy_cost for q, s in zip(nearest, stocks, strict=True))
@@ -257,7 +270,7 @@ def _solve(stocks: list[_Stock], budget: float, buy_cost: float) -> list[tuple[i
             buy = program.column(p * 1e-7, least, stock.buy_most, kind)
             spending.append((buy, p * buy_cost))
         # Selling frees money only from settled shares; without it, only an overweight stock sells.
-        if h >= stock.least and (stock.settled > 0 or p * h > t):
+        if stock.can_sell and h >= stock.least and (stock.settled > 0 or p * h > t):
             sell = program.column(p * 1e-7, least, h, kind)
             if stock.settled > 0:
                 freed = program.column(0.0, 0.0, p * stock.settled, 0)

@@ -14,6 +14,13 @@ def percent(part: float, whole: float) -> float:
     return round(100 * part / whole, 3) if whole else 0.0
 
 
+def _after(deficit: dict) -> str:
+    if deficit["after"] is None:
+        return "after: unknown, the run stopped before it could read the account again (see Kite's order book)"
+    label = "expected after" if deficit["after_is_expected"] else "after"
+    return f"{label} ₹{deficit['after']:,.0f} ({deficit['after_percent']:.2f}%)"
+
+
 def report_data(result: RunResult) -> dict:
     """Everything a machine needs: passes, orders with ids and statuses, deficits and why it stopped."""
     plan = result.first_plan
@@ -30,7 +37,9 @@ def report_data(result: RunResult) -> dict:
                     "held_before": plan.held[symbol],
                     "target_value": round(plan.targets.get(symbol, 0.0), 2),
                     "planned": [f"{order.side} {order.quantity}" for order in planned],
-                    "held_after": end.quantities.get(symbol, 0) if end else plan.after[symbol],
+                    "held_after": (
+                        end.quantities.get(symbol, 0) if end else None if result.live else plan.after[symbol]
+                    ),
                 }
             )
     return {
@@ -43,8 +52,10 @@ def report_data(result: RunResult) -> dict:
         "deficit": {
             "before": round(result.deficit_before, 2),
             "before_percent": percent(result.deficit_before, result.total_value),
-            "after": round(result.deficit_after, 2),
-            "after_percent": percent(result.deficit_after, result.total_value),
+            "after": None if result.deficit_after is None else round(result.deficit_after, 2),
+            "after_percent": None
+            if result.deficit_after is None
+            else percent(result.deficit_after, result.total_value),
             "after_is_expected": not result.live,
         },
         "stop_reason": result.stop_reason,
@@ -86,14 +97,12 @@ def print_report(result: RunResult, console: Console) -> None:
             str(stock["held_before"]),
             f"{stock['target_value']:,.0f}",
             ", ".join(orders) or "-",
-            str(stock["held_after"]),
+            "?" if stock["held_after"] is None else str(stock["held_after"]),
         )
     console.print(table)
-    deficit = data["deficit"]
-    after = "expected after" if deficit["after_is_expected"] else "after"
     console.print(
-        f"Total value ₹{data['total_value']:,.0f}; deficit before ₹{deficit['before']:,.0f} "
-        f"({deficit['before_percent']:.2f}%), {after} ₹{deficit['after']:,.0f} ({deficit['after_percent']:.2f}%).",
+        f"Total value ₹{data['total_value']:,.0f}; deficit before ₹{data['deficit']['before']:,.0f} "
+        f"({data['deficit']['before_percent']:.2f}%), {_after(data['deficit'])}.",
         highlight=False,
     )
     for order in result.orders:
@@ -117,9 +126,8 @@ def markdown_summary(result: RunResult) -> str:
         f"## Rebalance {data['run_id']} ({data['mode']}) for {data['user_id']}",
         "",
         f"Basket `{data['basket']}`, total value ₹{data['total_value']:,.0f}.",
-        f"Deficit before ₹{deficit['before']:,.0f} ({deficit['before_percent']:.2f}%), "
-        f"{'expected ' if deficit['after_is_expected'] else ''}after ₹{deficit['after']:,.0f} "
-        f"({deficit['after_percent']:.2f}%). Stopped: {data['stop_reason']}.",
+        f"Deficit before ₹{deficit['before']:,.0f} ({deficit['before_percent']:.2f}%), {_after(deficit)}. "
+        f"Stopped: {data['stop_reason']}.",
         "",
         "| stock | held | target ₹ | orders | held after |",
         "|---|---:|---:|---|---:|",
@@ -127,8 +135,8 @@ def markdown_summary(result: RunResult) -> str:
     for stock in data["stocks"]:
         sent = [f"{o.side} {o.quantity} {o.status}" for o in result.orders if o.symbol == stock["symbol"]]
         orders = ", ".join(sent or stock["planned"]) or "-"
+        held_after = "?" if stock["held_after"] is None else stock["held_after"]
         lines.append(
-            f"| {stock['symbol']} | {stock['held_before']} | {stock['target_value']:,.0f} | {orders} "
-            f"| {stock['held_after']} |"
+            f"| {stock['symbol']} | {stock['held_before']} | {stock['target_value']:,.0f} | {orders} | {held_after} |"
         )
     return "\n".join(lines) + "\n"

@@ -4,6 +4,7 @@ from datetime import datetime
 
 import requests
 from kiteconnect import KiteConnect
+from kiteconnect.exceptions import NetworkException
 
 from niftybaskets.market import IST
 from tests.conftest import buy
@@ -127,3 +128,96 @@ def test_with_the_old_20_percent_block_and_t1_sales_no_order_is_rejected(make_pa
     assert not [o for o in result.orders if o.status in ("REJECTED", "FAILED")]
     assert result.exit_code == 0
     assert "usable only from the next session" in result.stop_reason
+
+
+def count_calls(kite, name):
+    """Count calls of one SDK method (the client side of the wire, not our code)."""
+    calls = []
+    original = getattr(kite, name)
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    setattr(kite, name, counted)
+    return calls
+
+
+def test_outside_the_opening_minutes_a_closed_market_stops_the_run_at_once(make_paper, rebalance, basket_file, clock):
+    paper = make_paper(rules={"token_expiry": False})
+    for moment in (datetime(2026, 11, 21, 7, 0, tzinfo=IST), datetime(2026, 11, 23, 7, 0, tzinfo=IST)):
+        clock.set(moment)
+        attempts = count_calls(paper.kite, "place_order")
+        result = rebalance(paper, basket_file(WEIGHTS), wait=False)
+        assert len(attempts) == 1
+        assert result.exit_code == 1 and "The market is closed" in result.stop_reason
+        assert 3.0 not in result.pauses.slept
+
+
+def test_a_price_move_between_reads_never_trades_a_stock_back(make_paper, rebalance, basket_file):
+    paper = make_paper(cash=6000, holdings={"SBIN": 30}, t1_holdings={}, average_prices={"SBIN": 800})
+    reads = count_calls(paper.kite, "holdings")
+    original = paper.kite.holdings
+
+    def market_moves():
+        if len(reads) == 2:  # the read after the sells: SBIN falls
+            requests.post(f"{paper.url}/admin/prices", json={"SBIN": 700}, timeout=5).raise_for_status()
+        return original()
+
+    paper.kite.holdings = market_moves
+    result = rebalance(paper, basket_file({"SBIN": 0.5, "IDEA": 0.5}))
+    for symbol in ("SBIN", "IDEA"):
+        assert len({o.side for o in result.orders if o.symbol == symbol and o.filled}) <= 1
+
+
+def test_kite_not_answering_is_exit_1_with_a_message(paper, rebalance, basket_file):
+    arm(paper, endpoint="GET /portfolio/holdings", status=503, times=4)
+    result = rebalance(paper, basket_file(WEIGHTS))
+    assert result.exit_code == 1
+    assert "Kite did not answer" in result.stop_reason and "Nothing was sent" in result.stop_reason
+
+
+def test_a_lost_answer_with_the_order_book_down_stops_and_names_the_tag(paper, rebalance, basket_file):
+    arm(paper, endpoint="POST /orders/regular", status=502, when="after")
+    placed = count_calls(paper.kite, "place_order")
+    book = paper.kite.orders
+
+    def order_book_down_after_the_first_order():
+        if placed:
+            raise NetworkException("Gateway timed out", code=504)
+        return book()
+
+    paper.kite.orders = order_book_down_after_the_first_order
+    result = rebalance(paper, basket_file(WEIGHTS))
+    paper.kite.orders = book
+    [unknown] = [o for o in result.orders if o.status == "UNKNOWN"]
+    assert result.exit_code == 1 and f"Look for tag {unknown.tag}" in result.stop_reason
+    assert result.deficit_after is None
+    assert len(paper.kite.orders()) == 1  # the one that was placed; nothing more was sent
+
+
+def test_a_holding_kite_gives_no_price_is_left_out_not_fatal(paper, rebalance, basket_file):
+    original = paper.kite.holdings
+
+    def suspended_infy():
+        rows = original()
+        for row in rows:
+            if row["tradingsymbol"] == "INFY":
+                row["last_price"] = 0
+        return rows
+
+    paper.kite.holdings = suspended_infy
+    paper.exchange.rules = paper.exchange.rules.model_copy(update={"market_data": False})
+    result = rebalance(paper, basket_file({"SBIN": 0.5, "IDEA": 0.5}))
+    assert any("No price for INFY" in message for message in result.messages)
+    assert all(o.symbol != "INFY" for o in result.orders)
+
+
+def test_a_storm_of_429s_is_bounded_and_ends_in_exit_1(paper, rebalance, basket_file):
+    arm(paper, endpoint="POST /orders/regular", status=429, times=100)
+    attempts = count_calls(paper.kite, "place_order")
+    result = rebalance(paper, basket_file(WEIGHTS))
+    assert result.exit_code == 1
+    assert all(o.status == "FAILED" for o in result.orders if o.status != "NOT SENT")
+    assert len(attempts) <= 4 * len(result.orders)
+    assert paper.kite.orders() == []

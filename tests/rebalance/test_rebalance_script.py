@@ -70,13 +70,16 @@ def test_a_paper_run_reports_to_console_json_job_summary_and_audit(tmp_path):
         (["bad.json"], "not valid JSON"),
         (["inside.json", "--basket-root", "docs/baskets"], "outside docs/baskets"),
         (["inside.json", "--paper-reset"], "--paper-reset goes with --paper"),
+        (["inside.json", "--min-order-value", "inf"], "not a number of rupees"),
+        (["inside.json", "--fill-timeout", "nan"], "--fill-timeout must be above 0"),
     ],
 )
 def test_bad_input_exits_2_and_sends_nothing(tmp_path, args, message):
     (tmp_path / "bad.json").write_text("{")
     (tmp_path / "inside.json").write_text('{"weights": {"A": 1}}')
     (tmp_path / "docs" / "baskets").mkdir(parents=True)
-    result = run(*args, "--paper", tmp_path=tmp_path) if "--paper-reset" not in args else run(*args, tmp_path=tmp_path)
+    paper = [] if "--paper-reset" in args or "--paper" in args else ["--paper"]
+    result = run(*args, *paper, tmp_path=tmp_path)
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
