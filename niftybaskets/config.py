@@ -24,6 +24,8 @@ HOW_TO_SET = {
     "(developers.kite.trade > your app; see README_REBALANCING.md)",
     "kite_api_secret": "KITE_API_SECRET is not set: copy your Kite Connect app's API secret into .env "
     "(developers.kite.trade > your app; see README_REBALANCING.md)",
+    "gemini_keys": "GEMINI_API_KEYS is not set: put one or more Gemini API keys (aistudio.google.com, "
+    "comma-separated) in .env, or in the repository's secrets for the workflows",
     "encryption_key": "ENCRYPTION_KEY is not set: generate one with "
     '`python3 -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"` '
     "and put it in .env (and in the repository's secrets for the workflows)",
@@ -43,6 +45,24 @@ class Settings(BaseSettings):
     nse_base_url: str = DEFAULT_NSE_BASE_URL
     data_dir: Path = Path("data")
     nse_extra_holidays: Annotated[list[date], NoDecode] = []
+    gemini_api_keys: Annotated[list[SecretStr], NoDecode] = []
+    gemini_api_key: SecretStr = SecretStr("")
+    gemini_base_url: str = ""
+    docs_dir: Path = Path("docs")
+
+    @field_validator("gemini_api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def gemini_keys(self) -> list[str]:
+        """GEMINI_API_KEYS, or the single GEMINI_API_KEY; never printed."""
+        keys = [key.get_secret_value() for key in self.gemini_api_keys]
+        single = self.gemini_api_key.get_secret_value()
+        return keys or ([single] if single else [])
 
     @field_validator("nse_extra_holidays", mode="before")
     @classmethod

@@ -43,6 +43,56 @@ MIGRATIONS = [
         updated_at TEXT NOT NULL
     );
     """,
+    """
+    CREATE TABLE constituents (
+        index_name TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        company TEXT NOT NULL,
+        industry TEXT NOT NULL,
+        last_price REAL NOT NULL,
+        previous_close REAL,
+        day_low REAL,
+        day_high REAL,
+        year_low REAL,
+        year_high REAL,
+        volume REAL,
+        change_30d REAL,
+        change_365d REAL,
+        fetched_at TEXT NOT NULL,
+        PRIMARY KEY (index_name, symbol)
+    );
+    CREATE TABLE forecasts (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        index_name TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        model TEXT NOT NULL,
+        horizon_days INTEGER NOT NULL,
+        last_price REAL NOT NULL,
+        target_price REAL NOT NULL,
+        gain_percent REAL NOT NULL,
+        model_gain_percent REAL NOT NULL,
+        reasoning TEXT NOT NULL,
+        sources TEXT NOT NULL
+    );
+    CREATE INDEX forecasts_by_stock ON forecasts(index_name, symbol, created_at);
+    CREATE TABLE llm_calls (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        prompt_name TEXT NOT NULL,
+        prompt_hash TEXT NOT NULL,
+        model TEXT NOT NULL,
+        params TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        seconds REAL NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        key_index INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        response TEXT NOT NULL
+    );
+    """,
 ]
 
 
@@ -125,3 +175,54 @@ class Store:
     def run_orders(self, run_id: str) -> list[dict]:
         rows = self.db.execute("SELECT * FROM rebalance_orders WHERE run_id = ? ORDER BY tag", (run_id,)).fetchall()
         return [dict(row) for row in rows]
+
+    # -- research ---------------------------------------------------------------------------------
+
+    def save_constituents(self, index_name: str, rows: list[dict], fetched_at: str, drop_others: bool) -> None:
+        """Store an index's stocks; with `drop_others`, forget stocks that left the index."""
+        with self.db:
+            self.db.execute("BEGIN")
+            if drop_others:
+                self.db.execute("DELETE FROM constituents WHERE index_name = ?", (index_name,))
+            for row in rows:
+                self.db.execute(
+                    """INSERT OR REPLACE INTO constituents (index_name, symbol, company, industry, last_price,
+                         previous_close, day_low, day_high, year_low, year_high, volume, change_30d, change_365d,
+                         fetched_at)
+                       VALUES (:index_name, :symbol, :company, :industry, :last_price, :previous_close, :day_low,
+                         :day_high, :year_low, :year_high, :volume, :change_30d, :change_365d, :fetched_at)""",
+                    {**row, "index_name": index_name, "fetched_at": fetched_at},
+                )
+
+    def constituents(self, index_name: str) -> list[dict]:
+        rows = self.db.execute(
+            "SELECT * FROM constituents WHERE index_name = ? ORDER BY symbol", (index_name,)
+        ).fetchall()
+        return [dict(row) for row in rows]
+
+    def save_forecast(self, fields: dict) -> None:
+        self.db.execute(
+            """INSERT INTO forecasts (run_id, index_name, symbol, created_at, model, horizon_days, last_price,
+                 target_price, gain_percent, model_gain_percent, reasoning, sources)
+               VALUES (:run_id, :index_name, :symbol, :created_at, :model, :horizon_days, :last_price,
+                 :target_price, :gain_percent, :model_gain_percent, :reasoning, :sources)""",
+            fields,
+        )
+
+    def forecasts(self, index_name: str, since: str, symbol: str | None = None) -> list[dict]:
+        """Forecasts made at or after `since` (ISO time), newest first."""
+        rows = self.db.execute(
+            """SELECT * FROM forecasts WHERE index_name = ? AND created_at >= ? AND (? IS NULL OR symbol = ?)
+               ORDER BY created_at DESC, id DESC""",
+            (index_name, since, symbol, symbol),
+        ).fetchall()
+        return [dict(row) for row in rows]
+
+    def record_llm_call(self, fields: dict) -> None:
+        self.db.execute(
+            """INSERT INTO llm_calls (run_id, prompt_name, prompt_hash, model, params, started_at, seconds,
+                 input_tokens, output_tokens, key_index, status, response)
+               VALUES (:run_id, :prompt_name, :prompt_hash, :model, :params, :started_at, :seconds,
+                 :input_tokens, :output_tokens, :key_index, :status, :response)""",
+            fields,
+        )

@@ -62,3 +62,39 @@ class NseClient:
         """The `quote-equity` payload: `priceInfo` has lastPrice, previousClose, lowerCP, upperCP."""
         encoded = quote(symbol, safe="")
         return self._get_json(f"/api/quote-equity?symbol={encoded}", f"/get-quotes/equity?symbol={encoded}")
+
+    def index_constituents(self, index: str) -> list[dict]:
+        """The index's stocks from `equity-stockIndices`, with the quote fields the forecast prompt uses."""
+        encoded = quote(index, safe="")
+        data = self._get_json(
+            f"/api/equity-stockIndices?index={encoded}", f"/market-data/live-equity-market?symbol={encoded}"
+        )
+        rows = [row for row in data.get("data", []) if row.get("symbol") and row.get("symbol") != index]
+        if not rows:
+            raise NseError(f"NSE listed no stocks for the index {index!r}; check its name (e.g. NIFTY SMALLCAP 250)")
+        return [constituent(row) for row in rows if row.get("priority", 0) == 0]
+
+
+def _number(value: object) -> float | None:
+    try:
+        return float(str(value).replace(",", ""))
+    except ValueError:
+        return None
+
+
+def constituent(row: dict) -> dict:
+    meta = row.get("meta") or {}
+    return {
+        "symbol": row["symbol"],
+        "company": meta.get("companyName") or row["symbol"],
+        "industry": meta.get("industry") or "unknown",
+        "last_price": _number(row.get("lastPrice")) or 0.0,
+        "previous_close": _number(row.get("previousClose")),
+        "day_low": _number(row.get("dayLow")),
+        "day_high": _number(row.get("dayHigh")),
+        "year_low": _number(row.get("yearLow")),
+        "year_high": _number(row.get("yearHigh")),
+        "volume": _number(row.get("totalTradedVolume")),
+        "change_30d": _number(row.get("perChange30d")),
+        "change_365d": _number(row.get("perChange365d")),
+    }

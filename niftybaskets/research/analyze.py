@@ -1,0 +1,172 @@
+"""What `scripts/analyze_stocks.py` does: an index's stocks, one grounded forecast each, a summary."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import requests
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from niftybaskets.market import Clock, system_clock
+from niftybaskets.research.forecasts import Forecaster, ForecastOutcome
+from niftybaskets.research.gemini import Gemini
+from niftybaskets.research.nse import NseClient, NseError
+from niftybaskets.store import Store
+
+log = logging.getLogger(__name__)
+
+CACHE_HOURS = 12
+FRESH_LIST_HOURS = 24
+
+
+class AnalyzeError(RuntimeError):
+    """The analysis cannot start; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class AnalyzeOptions:
+    index: str
+    workers: int = 1
+    force_llm: bool = False
+    force_nse: bool = False
+    max_calls: int = 5000
+    horizon_days: int = 7
+
+
+@dataclass
+class Summary:
+    done: list[str] = field(default_factory=list)
+    cached: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+def load_constituents(
+    store: Store, nse: NseClient, index: str, force: bool, clock: Clock, say: Callable[[str], None]
+) -> list[dict]:
+    """The index's stocks: the stored list while it is fresh, else NSE's (falling back to the stored one)."""
+    stored = store.constituents(index)
+    fresh = (
+        stored and min(row["fetched_at"] for row in stored) >= (clock() - timedelta(hours=FRESH_LIST_HOURS)).isoformat()
+    )
+    if fresh and not force:
+        return stored
+    try:
+        rows = nse.index_constituents(index)
+    except (NseError, requests.RequestException) as error:
+        if stored:
+            say(f"Warning: NSE did not answer ({error}); using the {len(stored)} stocks stored earlier.")
+            return stored
+        referer = f"{nse.base_url}/market-data/live-equity-market?symbol={index}"
+        raise AnalyzeError(
+            f"could not read the index from NSE ({error}); open {referer} in a browser, then retry"
+        ) from None
+    store.save_constituents(index, rows, clock().isoformat(), drop_others=True)
+    gone = sorted({row["symbol"] for row in stored} - {row["symbol"] for row in rows})
+    if gone:
+        say(f"Left the index since the last list: {', '.join(gone)}")
+    return store.constituents(index)
+
+
+def analyze(
+    store: Store,
+    nse: NseClient,
+    gemini: Gemini,
+    forecaster: Forecaster,
+    options: AnalyzeOptions,
+    console: Console,
+    clock: Clock = system_clock,
+) -> Summary:
+    def say(message: str) -> None:
+        console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+    stocks = load_constituents(store, nse, options.index, options.force_nse, clock, say)
+    summary = Summary()
+    since = (clock() - timedelta(hours=CACHE_HOURS)).isoformat()
+    todo = []
+    for stock in stocks:
+        if not options.force_llm and store.forecasts(options.index, since, stock["symbol"]):
+            summary.cached.append(stock["symbol"])
+        else:
+            todo.append(stock)
+    say(
+        f"{options.index}: {len(stocks)} stocks; {len(summary.cached)} forecast in the last {CACHE_HOURS} h "
+        f"(reused), {len(todo)} to research with {options.workers} worker(s)."
+    )
+
+    def keep(outcome: ForecastOutcome) -> None:
+        for call in outcome.calls:
+            store.record_llm_call(call)
+            summary.input_tokens += call["input_tokens"]
+            summary.output_tokens += call["output_tokens"]
+        summary.warnings.extend(outcome.warnings)
+        if outcome.forecast is not None:
+            store.save_forecast(outcome.forecast)
+            summary.done.append(outcome.symbol)
+        else:
+            summary.failed[outcome.symbol] = outcome.error or "unknown error"
+            log.warning("%s failed: %s", outcome.symbol, outcome.error)
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    queue = list(todo)
+    with Progress(*columns, console=console, transient=False) as progress, ThreadPoolExecutor(options.workers) as pool:
+        task = progress.add_task("forecasts", total=len(todo))
+        running: set[Future] = set()
+        while queue or running:
+            # Submit no more than the workers can take, so the call budget is checked as calls happen.
+            while queue and len(running) < options.workers:
+                if sum(gemini.pool.calls) >= options.max_calls:
+                    summary.skipped.extend(stock["symbol"] for stock in queue)
+                    queue.clear()
+                    break
+                stock = queue.pop(0)
+                running.add(pool.submit(forecaster.forecast, options.index, stock))
+            if not running:
+                break
+            finished, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                keep(future.result())
+                progress.advance(task)
+    return summary
+
+
+def print_summary(summary: Summary, gemini: Gemini, console: Console, seconds: float) -> None:
+    def say(message: str) -> None:
+        console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+    say(
+        f"Done: {len(summary.done)} researched, {len(summary.cached)} reused, {len(summary.failed)} failed, "
+        f"{len(summary.skipped)} skipped (call budget) in {seconds:.0f} s; tokens {summary.input_tokens:,} in, "
+        f"{summary.output_tokens:,} out."
+    )
+    per_key = ", ".join(
+        f"#{i + 1}: {calls} ({limited} rate-limited)"
+        for i, (calls, limited) in enumerate(zip(gemini.pool.calls, gemini.pool.rate_limited, strict=True))
+    )
+    say(f"Calls per key: {per_key}.")
+    for symbol, reason in sorted(summary.failed.items()):
+        say(f"Failed {symbol}: {reason}")
+    for warning in summary.warnings:
+        say(f"Warning: {warning}")
+    if summary.skipped:
+        say(f"Not researched (the --max-calls budget ran out): {', '.join(summary.skipped)}")
+
+
+def new_run_id(clock: Clock = system_clock) -> str:
+    return f"{clock():%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"

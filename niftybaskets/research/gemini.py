@@ -1,0 +1,166 @@
+"""Gemini through google-genai, over several API keys.
+
+Calls are spread over the keys (the least busy key first). A 429 rests that key for the delay
+the server asks for and moves the call to another key; when every key rests, the call waits for
+the first to come back. 500/502/503/504 and network failures are retried after 1 s, 2 s, 4 s...,
+about five minutes in all. Keys are never logged: a key is named by its number (#1, #2, ...).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
+
+log = logging.getLogger(__name__)
+
+SERVER_TROUBLE = (500, 502, 503, 504)
+DEFAULT_REST_SECONDS = 30.0
+
+
+class GeminiError(RuntimeError):
+    """Gemini did not answer usefully; the message says why (never with a key)."""
+
+
+class GeminiRejected(GeminiError):
+    """Gemini refused the request itself (HTTP 4xx other than 429): retrying will not help."""
+
+
+@dataclass(frozen=True)
+class GeminiReply:
+    text: str
+    sources: list[str]  # the pages Google Search returned (grounding metadata), in order
+    input_tokens: int
+    output_tokens: int
+    key_index: int
+    seconds: float
+    model: str
+    raw: dict
+
+
+class KeyPool:
+    """Hands out the least busy key that is not resting; counts calls per key."""
+
+    def __init__(self, count: int, monotonic: Callable[[], float], sleep: Callable[[float], None]) -> None:
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self.in_flight = [0] * count
+        self.calls = [0] * count
+        self.rate_limited = [0] * count
+        self.resting_until = [0.0] * count
+
+    def acquire(self) -> int:
+        while True:
+            with self._lock:
+                now = self._monotonic()
+                ready = [i for i, until in enumerate(self.resting_until) if until <= now]
+                if ready:
+                    index = min(ready, key=lambda i: (self.in_flight[i], self.calls[i], i))
+                    self.in_flight[index] += 1
+                    self.calls[index] += 1
+                    return index
+                wait = min(self.resting_until) - now
+            log.info("every Gemini key is resting; waiting %.1f s for the first to come back", wait)
+            self._sleep(wait)
+
+    def release(self, index: int) -> None:
+        with self._lock:
+            self.in_flight[index] -= 1
+
+    def rest(self, index: int, seconds: float) -> None:
+        with self._lock:
+            self.rate_limited[index] += 1
+            self.resting_until[index] = max(self.resting_until[index], self._monotonic() + seconds)
+
+
+def retry_delay(error: genai_errors.APIError) -> float:
+    """The server's RetryInfo delay ("30s"), or a default."""
+    details = str(error.details)
+    match = re.search(r"retryDelay['\"]?\s*[:=]\s*['\"]?(\d+(?:\.\d+)?)s", details)
+    return float(match.group(1)) if match else DEFAULT_REST_SECONDS
+
+
+def grounding_sources(response: types.GenerateContentResponse) -> list[str]:
+    sources: list[str] = []
+    for candidate in response.candidates or []:
+        metadata = candidate.grounding_metadata
+        for chunk in (metadata.grounding_chunks or []) if metadata else []:
+            if chunk.web and chunk.web.uri and chunk.web.uri not in sources:
+                sources.append(chunk.web.uri)
+    return sources
+
+
+class Gemini:
+    def __init__(
+        self,
+        keys: list[str],
+        base_url: str = "",
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        patience: float = 300.0,
+        timeout_seconds: float = 300.0,
+    ) -> None:
+        if not keys:
+            raise GeminiError("no Gemini API key: set GEMINI_API_KEYS")
+        options = types.HttpOptions(
+            base_url=base_url or None,
+            retry_options=types.HttpRetryOptions(attempts=1),  # the retries are ours, key by key
+            timeout=int(timeout_seconds * 1000),
+        )
+        self._clients = [genai.Client(api_key=key, http_options=options) for key in keys]
+        self.pool = KeyPool(len(keys), monotonic, sleep)
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self.patience = patience
+
+    def generate(self, model: str, contents: str, config: types.GenerateContentConfig) -> GeminiReply:
+        delay, waited = 1.0, 0.0
+        while True:
+            index = self.pool.acquire()
+            started = self._monotonic()
+            try:
+                response = self._clients[index].models.generate_content(model=model, contents=contents, config=config)
+            except genai_errors.APIError as error:
+                if error.code == 429:
+                    rest = retry_delay(error)
+                    log.info("Gemini key #%d is rate-limited; it rests %.0f s", index + 1, rest)
+                    self.pool.rest(index, rest)
+                    continue
+                if error.code not in SERVER_TROUBLE:
+                    raise GeminiRejected(
+                        f"Gemini refused the request: {error.code} {error.status}: {error.message}"
+                    ) from None
+                trouble = f"{error.code} {error.status}"
+            except httpx.TransportError as error:
+                trouble = type(error).__name__
+            else:
+                usage = response.usage_metadata
+                return GeminiReply(
+                    text=response.text or "",
+                    sources=grounding_sources(response),
+                    input_tokens=(usage.prompt_token_count or 0) if usage else 0,
+                    output_tokens=(usage.candidates_token_count or 0) if usage else 0,
+                    key_index=index,
+                    seconds=self._monotonic() - started,
+                    model=model,
+                    raw=response.model_dump(mode="json", exclude_none=True),
+                )
+            finally:
+                self.pool.release(index)
+            if waited >= self.patience:
+                raise GeminiError(f"Gemini kept failing ({trouble}) for {waited:.0f} s; try again later")
+            pause = min(delay, self.patience - waited)
+            log.info("Gemini answered %s; trying again in %.0f s", trouble, pause)
+            self._sleep(pause)
+            waited += pause
+            delay *= 2
