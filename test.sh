@@ -8,3 +8,4 @@ scripts/setup_venv.sh requirements-dev.txt
 .venv/bin/python -m pytest "$@"
 .venv/bin/python bench/paper_exchange_bench.py --quick
 .venv/bin/python bench/rebalance_bench.py --quick
+.venv/bin/python bench/research_bench.py --quick

@@ -77,7 +77,8 @@ class FakeGemini:
     respond: Callable[[Call], dict | JSONResponse]
     latency: float = 0.0
     per_key_per_minute: int = 0  # 0: no limit
-    retry_delay: float = 1.0
+    window_seconds: float = 60.0  # the limit's window: a minute, or shorter for a fast benchmark
+    retry_delay: float | None = 1.0  # None: until the key's window has room again, as Gemini says
     calls: list[Call] = field(default_factory=list)
     queued_errors: dict[str, deque[int]] = field(default_factory=dict)  # key -> HTTP statuses to answer next
     monotonic: Callable[[], float] = time.monotonic
@@ -97,18 +98,19 @@ class FakeGemini:
                 counts[call.key] = counts.get(call.key, 0) + 1
         return counts
 
-    def _limited(self, key: str) -> bool:
+    def _limited(self, key: str) -> float | None:
+        """None when the call may go; else the seconds until the key's window has room."""
         if not self.per_key_per_minute:
-            return False
+            return None
         with self._lock:
             now = self.monotonic()
             recent = self._recent.setdefault(key, deque())
-            while recent and recent[0] <= now - 60:
+            while recent and recent[0] <= now - self.window_seconds:
                 recent.popleft()
             if len(recent) >= self.per_key_per_minute:
-                return True
+                return recent[0] + self.window_seconds - now
             recent.append(now)
-            return False
+            return None
 
     def _build(self) -> FastAPI:
         app = FastAPI()
@@ -122,15 +124,17 @@ class FakeGemini:
             if action != "generateContent" or not key:
                 call.status = 400
                 return error(400, "API key not valid. Please pass a valid API key.")
-            if self.latency:
-                await asyncio.sleep(self.latency)
             queued = self.queued_errors.get(key)
             if queued:
                 call.status = queued.popleft()
-                return error(call.status, "Injected error", self.retry_delay if call.status == 429 else None)
-            if self._limited(key):
+                return error(call.status, "Injected error", (self.retry_delay or 1.0) if call.status == 429 else None)
+            wait = self._limited(key)
+            if wait is not None:
                 call.status = 429
-                return error(429, "Resource has been exhausted (e.g. check quota).", self.retry_delay)
+                delay = self.retry_delay if self.retry_delay is not None else round(wait + 0.01, 2)
+                return error(429, "Resource has been exhausted (e.g. check quota).", delay)
+            if self.latency:  # a refused call comes back at once; a served one takes the model's time
+                await asyncio.sleep(self.latency)
             if model.startswith("gemini-2") and call.grounded and call.schema:
                 call.status = 400
                 return error(400, "controlled generation is not supported with google_search tool.")
