@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     gemini_api_keys: Annotated[list[SecretStr], NoDecode] = []
     gemini_api_key: SecretStr = SecretStr("")
     gemini_base_url: str = ""
+    gemini_model: str = ""  # overrides the model named in the prompt files
     docs_dir: Path = Path("docs")
 
     @field_validator("gemini_api_keys", mode="before")

@@ -14,6 +14,7 @@ from niftybaskets.research.analyze import AnalyzeError, AnalyzeOptions, analyze,
 from niftybaskets.research.forecasts import Forecaster
 from niftybaskets.research.gemini import Gemini
 from niftybaskets.research.nse import NseClient
+from niftybaskets.research.prompts import load_prompt
 from niftybaskets.research.sources import SourceResolver
 from niftybaskets.store import Store
 
@@ -58,7 +59,14 @@ def main() -> int:
     store = Store(settings.store_path)
     started = time.monotonic()
     try:
-        forecaster = Forecaster(gemini, SourceResolver(), new_run_id(), horizon_days=options.horizon_days)
+        forecaster = Forecaster(
+            gemini,
+            SourceResolver(),
+            new_run_id(),
+            horizon_days=options.horizon_days,
+            prompt=load_prompt("forecast", settings.gemini_model),
+            extract=load_prompt("extract_forecast", settings.gemini_model),
+        )
         summary = analyze(store, NseClient(settings.nse_base_url), gemini, forecaster, options, console)
     except AnalyzeError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -40,7 +40,14 @@ def main() -> int:
     try:
         gemini = Gemini(settings.gemini_keys, settings.gemini_base_url)
         published = publish_basket(
-            store, gemini, settings.docs_dir, args.index, args.top_n, args.basket_k, args.since_days
+            store,
+            gemini,
+            settings.docs_dir,
+            args.index,
+            args.top_n,
+            args.basket_k,
+            args.since_days,
+            model=settings.gemini_model,
         )
     except PortfolioError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -57,9 +57,10 @@ class Prompt(BaseModel):
         )
 
 
-def load_prompt(name: str) -> Prompt:
+def load_prompt(name: str, model: str = "") -> Prompt:
+    """The prompt file `name`; `model`, when given, replaces the model it names."""
     text = (resources.files("niftybaskets.research") / "prompts" / f"{name}.yaml").read_text(encoding="utf-8")
     prompt = Prompt.model_validate({**yaml.safe_load(text), "digest": hashlib.sha256(text.encode()).hexdigest()[:16]})
     if prompt.response_schema and prompt.response_schema not in SCHEMAS:
         raise ValueError(f"prompt {name}: unknown response_schema {prompt.response_schema}")
-    return prompt
+    return prompt.model_copy(update={"model": model}) if model else prompt

@@ -24,6 +24,7 @@ def publish_basket(
     k: int,
     since_days: float,
     clock: Clock = system_clock,
+    model: str = "",
 ) -> Published:
     since = clock() - timedelta(days=since_days)
     forecasts = store.forecasts(index, since.isoformat())
@@ -41,7 +42,7 @@ def publish_basket(
     def record(call: dict) -> None:
         store.record_llm_call({**call, "run_id": run_id, "started_at": clock().isoformat()})
 
-    weights, reason = choose(gemini, load_prompt("basket"), index, pool, k, record)
+    weights, reason = choose(gemini, load_prompt("basket", model), index, pool, k, record)
     published = write_basket(docs, index, clock(), pool, weights, reason)
     update_index(docs)
     return published
