@@ -209,12 +209,21 @@ class Store:
             fields,
         )
 
-    def forecasts(self, index_name: str, since: str, symbol: str | None = None) -> list[dict]:
-        """Forecasts made at or after `since` (ISO time), newest first."""
+    def forecasts(
+        self,
+        index_name: str,
+        since: str,
+        symbol: str | None = None,
+        horizon_days: int | None = None,
+        model: str | None = None,
+    ) -> list[dict]:
+        """Forecasts made at or after `since` (ISO time), newest first; optionally one stock's, for one
+        horizon, by one model."""
         rows = self.db.execute(
             """SELECT * FROM forecasts WHERE index_name = ? AND created_at >= ? AND (? IS NULL OR symbol = ?)
+                 AND (? IS NULL OR horizon_days = ?) AND (? IS NULL OR model = ?)
                ORDER BY created_at DESC, id DESC""",
-            (index_name, since, symbol, symbol),
+            (index_name, since, symbol, symbol, horizon_days, horizon_days, model, model),
         ).fetchall()
         return [dict(row) for row in rows]
 

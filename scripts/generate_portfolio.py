@@ -23,6 +23,7 @@ def main() -> int:
     parser.add_argument(
         "-d", "--since-days", type=float, default=7, help="use forecasts of the last D days (default: %(default)s)"
     )
+    parser.add_argument("--horizon-days", type=int, default=7, help="use forecasts of this horizon (default: 7)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log key rests and retries")
     args = parser.parse_args()
     if not 1 <= args.basket_k <= args.top_n <= 500:
@@ -48,6 +49,7 @@ def main() -> int:
             args.basket_k,
             args.since_days,
             model=settings.gemini_model,
+            horizon_days=args.horizon_days,
         )
     except PortfolioError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -94,7 +94,8 @@ def analyze(
     since = (clock() - timedelta(hours=CACHE_HOURS)).isoformat()
     todo = []
     for stock in stocks:
-        if not options.force_llm and store.forecasts(options.index, since, stock["symbol"]):
+        recent = store.forecasts(options.index, since, stock["symbol"], options.horizon_days, forecaster.prompt.model)
+        if not options.force_llm and recent:
             summary.cached.append(stock["symbol"])
         else:
             todo.append(stock)
@@ -103,7 +104,13 @@ def analyze(
         f"(reused), {len(todo)} to research with {options.workers} worker(s)."
     )
 
-    def keep(outcome: ForecastOutcome) -> None:
+    def keep(future: Future) -> None:
+        try:
+            outcome = future.result()
+        except Exception as error:  # one stock must never end the run
+            symbol = started[future]
+            log.exception("%s failed unexpectedly", symbol)
+            outcome = ForecastOutcome(symbol, error=f"unexpected error: {type(error).__name__}: {error}")
         for call in outcome.calls:
             store.record_llm_call(call)
             summary.input_tokens += call["input_tokens"]
@@ -125,24 +132,38 @@ def analyze(
         TimeRemainingColumn(),
     )
     queue = list(todo)
+    calls_before = sum(gemini.pool.calls)
+    started: dict[Future, str] = {}
+    running: set[Future] = set()
     with Progress(*columns, console=console, transient=False) as progress, ThreadPoolExecutor(options.workers) as pool:
         task = progress.add_task("forecasts", total=len(todo))
-        running: set[Future] = set()
-        while queue or running:
-            # Submit no more than the workers can take, so the call budget is checked as calls happen.
-            while queue and len(running) < options.workers:
-                if sum(gemini.pool.calls) >= options.max_calls:
-                    summary.skipped.extend(stock["symbol"] for stock in queue)
-                    queue.clear()
+        try:
+            while queue or running:
+                # Submit no more than the workers take; every stock started needs a call at least, so
+                # the budget holds (a stock in progress may still need a retry or a second phase).
+                while queue and len(running) < options.workers:
+                    used = max(sum(gemini.pool.calls) - calls_before, len(started))
+                    if used >= options.max_calls:
+                        summary.skipped.extend(stock["symbol"] for stock in queue)
+                        queue.clear()
+                        break
+                    stock = queue.pop(0)
+                    future = pool.submit(forecaster.forecast, options.index, stock)
+                    started[future] = stock["symbol"]
+                    running.add(future)
+                if not running:
                     break
-                stock = queue.pop(0)
-                running.add(pool.submit(forecaster.forecast, options.index, stock))
-            if not running:
-                break
-            finished, running = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                keep(future.result())
-                progress.advance(task)
+                finished, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    keep(future)
+                    progress.advance(task)
+        except KeyboardInterrupt:
+            # The calls in progress are paid for: wait for them and keep what they bring.
+            console.print("Stopping: finishing the forecasts in progress (Ctrl-C again to abandon them)...")
+            queue.clear()
+            for future in running:
+                keep(future)
+            raise
     return summary
 
 

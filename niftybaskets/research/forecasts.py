@@ -16,8 +16,9 @@ from niftybaskets.research.sources import SourceResolver
 
 log = logging.getLogger(__name__)
 
-# Gemini 2.x answers this (400 INVALID_ARGUMENT) to a response schema together with Google Search.
-SCHEMA_WITH_SEARCH_REFUSED = "controlled generation is not supported"
+# What Gemini 2.x answers (400 INVALID_ARGUMENT) to a response schema together with Google Search:
+# the Gemini API's wording, then Vertex AI's.
+SCHEMA_WITH_SEARCH_REFUSED = ("tool use with a response mime type", "controlled generation is not supported")
 DISAGREEMENT_POINTS = 10.0
 
 
@@ -123,6 +124,9 @@ class Forecaster:
 
     def forecast(self, index_name: str, stock: dict) -> ForecastOutcome:
         outcome = ForecastOutcome(stock["symbol"])
+        if not stock["last_price"] > 0:
+            outcome.error = "NSE gives no last price for it (suspended?)"
+            return outcome
         now = self.clock()
         params = prompt_params(stock, self.horizon_days, now.strftime("%d %b %Y %H:%M IST"))
         text = self.prompt.render(**params)
@@ -132,7 +136,7 @@ class Forecaster:
                 try:
                     reply = self._call(self.prompt, text, "grounded", outcome.calls, tools=True, schema=True)
                 except GeminiRejected as error:
-                    if SCHEMA_WITH_SEARCH_REFUSED not in str(error).lower():
+                    if not any(wording in str(error).lower() for wording in SCHEMA_WITH_SEARCH_REFUSED):
                         raise
                     log.info("%s cannot combine a schema with search; using two phases", self.prompt.model)
                     self._two_phase.add(self.prompt.model)

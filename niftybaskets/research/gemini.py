@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
+import httpx2
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
@@ -24,6 +25,12 @@ log = logging.getLogger(__name__)
 
 SERVER_TROUBLE = (500, 502, 503, 504)
 DEFAULT_REST_SECONDS = 30.0
+MIN_REST_SECONDS = 1.0
+# google-genai sends through httpx or its fork httpx2; a body that is not JSON raises ValueError.
+TRANSPORT_TROUBLE = (httpx.TransportError, httpx2.TransportError, ValueError)
+# What Gemini answers for a revoked, suspended or mistyped key: that key is benched for the run.
+KEY_REFUSED = ("api_key_invalid", "api key not valid", "api key expired", "has been suspended", "permission_denied")
+KEY_PATTERN = re.compile(r"AIza[0-9A-Za-z_\-]{20,}")
 
 
 class GeminiError(RuntimeError):
@@ -79,7 +86,18 @@ class KeyPool:
     def rest(self, index: int, seconds: float) -> None:
         with self._lock:
             self.rate_limited[index] += 1
-            self.resting_until[index] = max(self.resting_until[index], self._monotonic() + seconds)
+            self.resting_until[index] = max(
+                self.resting_until[index], self._monotonic() + max(seconds, MIN_REST_SECONDS)
+            )
+
+    def bench(self, index: int) -> None:
+        """Never hand this key out again in this run."""
+        with self._lock:
+            self.resting_until[index] = float("inf")
+
+    def usable(self) -> bool:
+        with self._lock:
+            return any(until != float("inf") for until in self.resting_until)
 
 
 def retry_delay(error: genai_errors.APIError) -> float:
@@ -117,39 +135,60 @@ class Gemini:
             retry_options=types.HttpRetryOptions(attempts=1),  # the retries are ours, key by key
             timeout=int(timeout_seconds * 1000),
         )
+        self._keys = list(keys)
         self._clients = [genai.Client(api_key=key, http_options=options) for key in keys]
         self.pool = KeyPool(len(keys), monotonic, sleep)
         self._monotonic = monotonic
         self._sleep = sleep
         self.patience = patience
 
+    def redact(self, text: str) -> str:
+        """Gemini's error texts can quote a key: name it by its number instead."""
+        for number, key in enumerate(self._keys, start=1):
+            text = text.replace(key, f"key #{number}")
+        return KEY_PATTERN.sub("[a key]", text)
+
     def generate(self, model: str, contents: str, config: types.GenerateContentConfig) -> GeminiReply:
-        delay, waited = 1.0, 0.0
+        delay, waited, began = 1.0, 0.0, self._monotonic()
         while True:
+            if not self.pool.usable():
+                raise GeminiError("no usable Gemini key is left: every key was refused; check GEMINI_API_KEYS")
+            if self._monotonic() - began > 3 * self.patience:
+                raise GeminiError(
+                    f"no Gemini key could serve the call for {self._monotonic() - began:.0f} s "
+                    "(rate limits, or the quota is used up); try again later or add keys"
+                )
             index = self.pool.acquire()
             started = self._monotonic()
             try:
                 response = self._clients[index].models.generate_content(model=model, contents=contents, config=config)
+                usage = response.usage_metadata
+                text = response.text or ""
             except genai_errors.APIError as error:
+                message = self.redact(f"{error.code} {error.status}: {error.message}")
                 if error.code == 429:
                     rest = retry_delay(error)
                     log.info("Gemini key #%d is rate-limited; it rests %.0f s", index + 1, rest)
                     self.pool.rest(index, rest)
                     continue
+                if error.code in (401, 403) or any(sign in message.lower() for sign in KEY_REFUSED):
+                    log.warning("Gemini refused key #%d (%s); it is not used again in this run", index + 1, message)
+                    self.pool.bench(index)
+                    continue
                 if error.code not in SERVER_TROUBLE:
-                    raise GeminiRejected(
-                        f"Gemini refused the request: {error.code} {error.status}: {error.message}"
-                    ) from None
+                    raise GeminiRejected(f"Gemini refused the request: {message}") from None
                 trouble = f"{error.code} {error.status}"
-            except httpx.TransportError as error:
+            except TRANSPORT_TROUBLE as error:
                 trouble = type(error).__name__
             else:
-                usage = response.usage_metadata
                 return GeminiReply(
-                    text=response.text or "",
+                    text=text,
                     sources=grounding_sources(response),
                     input_tokens=(usage.prompt_token_count or 0) if usage else 0,
-                    output_tokens=(usage.candidates_token_count or 0) if usage else 0,
+                    # Thinking is billed as output too.
+                    output_tokens=((usage.candidates_token_count or 0) + (usage.thoughts_token_count or 0))
+                    if usage
+                    else 0,
                     key_index=index,
                     seconds=self._monotonic() - started,
                     model=model,

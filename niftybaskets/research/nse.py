@@ -72,7 +72,9 @@ class NseClient:
         rows = [row for row in data.get("data", []) if row.get("symbol") and row.get("symbol") != index]
         if not rows:
             raise NseError(f"NSE listed no stocks for the index {index!r}; check its name (e.g. NIFTY SMALLCAP 250)")
-        return [constituent(row) for row in rows if row.get("priority", 0) == 0]
+        # A stock without a last price (suspended) cannot be forecast against it.
+        stocks = [constituent(row) for row in rows if row.get("priority", 0) == 0]
+        return [stock for stock in stocks if stock["last_price"] > 0]
 
 
 def _number(value: object) -> float | None:

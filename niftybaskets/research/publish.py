@@ -25,12 +25,13 @@ def publish_basket(
     since_days: float,
     clock: Clock = system_clock,
     model: str = "",
+    horizon_days: int = 7,
 ) -> Published:
     since = clock() - timedelta(days=since_days)
-    forecasts = store.forecasts(index, since.isoformat())
+    forecasts = store.forecasts(index, since.isoformat(), horizon_days=horizon_days)
     if not forecasts:
         raise PortfolioError(
-            f"no forecasts for {index} in the last {since_days:g} days: run "
+            f"no {horizon_days}-day forecasts for {index} in the last {since_days:g} days: run "
             f'python3 scripts/analyze_stocks.py -i "{index}" first'
         )
     industries = {row["symbol"]: row["industry"] for row in store.constituents(index)}
@@ -43,6 +44,9 @@ def publish_basket(
         store.record_llm_call({**call, "run_id": run_id, "started_at": clock().isoformat()})
 
     weights, reason = choose(gemini, load_prompt("basket", model), index, pool, k, record)
-    published = write_basket(docs, index, clock(), pool, weights, reason)
+    try:
+        published = write_basket(docs, index, clock(), pool, weights, reason)
+    except FileExistsError as error:
+        raise PortfolioError(f"{error}; try again in a minute") from None
     update_index(docs)
     return published

@@ -5,6 +5,8 @@ Bounds are checked by validators, not Field(gt=...): google-genai cannot send th
 
 from __future__ import annotations
 
+import math
+
 from pydantic import BaseModel, Field, field_validator
 
 
@@ -25,8 +27,15 @@ class ForecastAnswer(BaseModel):
     @field_validator("target_price")
     @classmethod
     def _positive(cls, value: float) -> float:
-        if not value > 0:
-            raise ValueError(f"target_price {value} is not above 0")
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"target_price {value} is not a number above 0")
+        return value
+
+    @field_validator("expected_gain_percent")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError(f"expected_gain_percent {value} is not a number")
         return value
 
     @field_validator("reasoning")
@@ -40,10 +49,8 @@ class ForecastAnswer(BaseModel):
     @field_validator("sources")
     @classmethod
     def _https(cls, value: list[str]) -> list[str]:
-        for url in value:
-            if not url.startswith("https://"):
-                raise ValueError(f"{url!r} is not an https URL")
-        return value
+        # Only https URLs are kept; the published sources come from grounding metadata anyway.
+        return [url for url in value if url.startswith("https://")]
 
 
 class Pick(BaseModel):

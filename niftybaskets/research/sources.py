@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import requests
 
@@ -11,9 +12,10 @@ from niftybaskets.research.nse import BROWSER_HEADERS
 
 
 class SourceResolver:
-    def __init__(self, timeout: float = 10.0, workers: int = 8) -> None:
+    def __init__(self, timeout: float = 10.0, workers: int = 8, schemes: tuple[str, ...] = ("https",)) -> None:
         self.timeout = timeout
         self.workers = workers
+        self.schemes = schemes
         self._cache: dict[str, str | None] = {}
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -31,7 +33,9 @@ class SourceResolver:
         try:
             response = self._session().get(url, allow_redirects=True, timeout=self.timeout, stream=True)
             response.close()
-            final = response.url if response.status_code < 400 else None
+            final = (
+                response.url if response.status_code < 400 and urlsplit(response.url).scheme in self.schemes else None
+            )
         except requests.RequestException:
             final = None
         with self._lock:
@@ -39,7 +43,8 @@ class SourceResolver:
         return final
 
     def resolve(self, urls: list[str]) -> list[str]:
-        """Where each link lands, in order, without the dead (4xx/5xx, unreachable) and repeats."""
+        """Where each link lands, in order, without the dead (4xx/5xx, unreachable), those landing
+        outside `schemes` (https) and repeats."""
         if not urls:
             return []
         with ThreadPoolExecutor(max_workers=min(self.workers, len(urls))) as pool:

@@ -42,6 +42,14 @@ def parse_stem(stem: str) -> Published | None:
     return Published(match["index"], created, int(match["n"]), int(match["k"]), stem)
 
 
+def rounded(weights: dict[str, float], places: int = 6) -> dict[str, float]:
+    """Weights to `places` decimals that still add up to 1: the largest takes the rounding."""
+    result = {symbol: round(weight, places) for symbol, weight in weights.items()}
+    largest = max(result, key=lambda symbol: (result[symbol], symbol))
+    result[largest] = round(1 - sum(w for s, w in result.items() if s != largest), places)
+    return result
+
+
 def domain(url: str) -> str:
     return urlsplit(url).netloc or url
 
@@ -58,7 +66,10 @@ def write_basket(
     n, k = len(pool), len(weights)
     stem = stem_of(index, created, n, k)
     folder = docs / "baskets"
+    if (folder / f"{stem}.json").exists():
+        raise FileExistsError(f"{folder / stem}.json is published already; a published basket is never replaced")
     (folder / "forecasts").mkdir(parents=True, exist_ok=True)
+    weights = rounded(weights)
     by_symbol = {c.symbol: c for c in pool}
     chosen = sorted(weights, key=lambda symbol: (-weights[symbol], symbol))
     expected = sum(weights[s] * by_symbol[s].gain for s in chosen)
@@ -68,9 +79,7 @@ def write_basket(
         "index": index,
         "horizon_days": horizon,
         "stocks_ticker_candidates": [c.symbol for c in pool],
-        "stocks": [
-            {"stock_ticker": s, "weight": round(weights[s], 6), "sources": by_symbol[s].sources} for s in chosen
-        ],
+        "stocks": [{"stock_ticker": s, "weight": weights[s], "sources": by_symbol[s].sources} for s in chosen],
         "reason_summary": reason,
         "expected_gain_percent": round(expected, 4),
         "forecasts": f"forecasts/{stem}.json",
@@ -106,10 +115,11 @@ def write_basket(
         )
     markdown = [
         "# Portfolio Basket Analysis",
-        f"Generated on: {created.astimezone(IST):%Y-%m-%d %H:%M:%S} IST",
-        f"Index: {index}",
-        f"Top N Stocks Considered: {n}",
-        f"Selected K Stocks: {k}",
+        "",
+        f"- Generated on: {created.astimezone(IST):%Y-%m-%d %H:%M:%S} IST",
+        f"- Index: {index}",
+        f"- Top N Stocks Considered: {n}",
+        f"- Selected K Stocks: {k}",
         "",
         "## Selected Stocks and Weights",
         "",

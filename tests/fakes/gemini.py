@@ -82,6 +82,8 @@ class FakeGemini:
     calls: list[Call] = field(default_factory=list)
     queued_errors: dict[str, deque[int]] = field(default_factory=dict)  # key -> HTTP statuses to answer next
     monotonic: Callable[[], float] = time.monotonic
+    # Gemini 2.x's refusal of a schema with Google Search: the Gemini API's wording by default.
+    schema_search_refusal: str = "Tool use with a response mime type: 'application/json' is unsupported"
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -137,7 +139,7 @@ class FakeGemini:
                 await asyncio.sleep(self.latency)
             if model.startswith("gemini-2") and call.grounded and call.schema:
                 call.status = 400
-                return error(400, "controlled generation is not supported with google_search tool.")
+                return error(400, self.schema_search_refusal)
             result = self.respond(call)
             if isinstance(result, JSONResponse):
                 call.status = result.status_code

@@ -13,7 +13,7 @@ from tests.research.conftest import INDEX, STOCKS
 
 def run(store, nse, gemini, clock, **options):
     console = Console(record=True, width=200)
-    forecaster = Forecaster(gemini, SourceResolver(timeout=5), "run", clock=clock)
+    forecaster = Forecaster(gemini, SourceResolver(timeout=5, schemes=("http", "https")), "run", clock=clock)
     summary = analyze(store, nse.client, gemini, forecaster, AnalyzeOptions(index=INDEX, **options), console, clock)
     print_summary(summary, gemini, console, 1.0)
     return summary, console.export_text()
@@ -86,3 +86,14 @@ def test_the_list_is_fetched_again_once_a_day(store, nse, gemini, clock):
     clock.advance(hours=2)
     run(store, nse, gemini, clock)
     assert len(nse.api_calls) == calls + 1
+
+
+def test_the_budget_holds_with_many_workers(store, nse, gemini, gemini_server, clock):
+    run(store, nse, gemini, clock, workers=8, max_calls=2)
+    assert len(gemini_server.calls) == 2
+
+
+def test_a_forecast_for_another_horizon_is_not_reused(store, nse, gemini, gemini_server, clock):
+    run(store, nse, gemini, clock)
+    summary, _ = run(store, nse, gemini, clock, horizon_days=30)
+    assert len(summary.done) == 5 and not summary.cached

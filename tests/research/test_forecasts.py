@@ -13,7 +13,7 @@ STOCK = constituent(index_row("ALPHA", 100.0, "IT"))
 
 
 def forecaster(gemini, clock, **prompts):
-    return Forecaster(gemini, SourceResolver(timeout=5), "run1", clock=clock, **prompts)
+    return Forecaster(gemini, SourceResolver(timeout=5, schemes=("http", "https")), "run1", clock=clock, **prompts)
 
 
 def test_a_gemini_3_model_answers_in_one_grounded_call_and_sources_come_from_grounding(
@@ -74,3 +74,41 @@ def test_our_price_decides_the_gain_and_a_disagreement_is_a_warning(gemini, gemi
     outcome = forecaster(gemini, clock).forecast("NIFTY TEST 5", STOCK)
     assert outcome.forecast["gain_percent"] == 10.0
     assert "the model says +35.0% but its target 110" in outcome.warnings[0]
+
+
+def test_both_wordings_of_the_schema_with_search_refusal_lead_to_two_phases(gemini, gemini_server, clock):
+    from niftybaskets.research.prompts import load_prompt
+
+    for wording in (
+        "Tool use with a response mime type: 'application/json' is unsupported",
+        "controlled generation is not supported with google_search tool.",
+    ):
+        gemini_server.schema_search_refusal = wording
+        runner = forecaster(
+            gemini,
+            clock,
+            prompt=load_prompt("forecast", "gemini-2.5-flash"),
+            extract=load_prompt("extract_forecast", "gemini-2.5-flash"),
+        )
+        assert runner.forecast("NIFTY TEST 5", STOCK).error is None
+
+
+def test_not_a_number_answers_fail_the_stock_cleanly(gemini, gemini_server, clock):
+    for bad in ('"expected_gain_percent": NaN', '"target_price": 1e999'):
+        text = (
+            f'{{"horizon_days": 7, "target_price": 101, "expected_gain_percent": 1, '
+            f'"reasoning": "{reasoning("ALPHA")}", {bad}}}'
+        )
+        gemini_server.respond = lambda call, text=text: answer(text)
+        outcome = forecaster(gemini, clock).forecast("NIFTY TEST 5", STOCK)
+        assert outcome.forecast is None and "not a number" in outcome.error
+
+
+def test_a_stock_without_a_price_is_not_sent_to_gemini(gemini, gemini_server, clock):
+    outcome = forecaster(gemini, clock).forecast("NIFTY TEST 5", {**STOCK, "last_price": 0.0})
+    assert "no last price" in outcome.error and gemini_server.calls == []
+
+
+def test_only_https_pages_are_kept_by_default(web):
+    assert SourceResolver(timeout=5).resolve([f"{web}/redirect/X"]) == []
+    assert SourceResolver(timeout=5, schemes=("http", "https")).resolve([f"{web}/redirect/X"]) == [f"{web}/article/X"]

@@ -73,3 +73,48 @@ def test_keys_never_reach_the_logs(gemini, gemini_server, caplog):
         ask(gemini)
     assert "key-one" not in caplog.text and "key-two" not in caplog.text
     assert "key #1 is rate-limited" in caplog.text
+
+
+def test_network_timeouts_are_retried_then_reported_not_raised_raw(gemini_server, pauses):
+    gemini_server.latency = 1.0
+    gemini = Gemini(
+        ["key-one"], gemini_server.url, monotonic=pauses.monotonic, sleep=pauses.sleep, patience=3, timeout_seconds=0.2
+    )
+    with pytest.raises(GeminiError, match=r"kept failing .*Timeout"):
+        ask(gemini)
+    assert pauses.slept == [1.0, 2.0]
+
+
+def test_a_refused_key_is_benched_named_by_number_and_the_call_moves_on(gemini, gemini_server, caplog):
+    from tests.fakes.gemini import error
+
+    respond = gemini_server.respond
+
+    def suspended(call):
+        if call.key == "key-one":
+            return error(403, "Permission denied: Consumer 'api_key:key-one' has been suspended.")
+        return respond(call)
+
+    gemini_server.respond = suspended
+    with caplog.at_level(logging.INFO):
+        replies = [ask(gemini) for _ in range(3)]
+    assert [reply.key_index for reply in replies] == [1, 1, 1]
+    assert len([c for c in gemini_server.calls if c.key == "key-one"]) == 1
+    assert "key-one" not in caplog.text and "refused key #1" in caplog.text
+
+
+def test_every_key_refused_is_a_clear_error(gemini, gemini_server):
+    gemini_server.fail("key-one", 401)
+    gemini_server.fail("key-two", 403)
+    with pytest.raises(GeminiError, match="no usable Gemini key"):
+        ask(gemini)
+
+
+def test_endless_rate_limits_end_with_a_message_not_a_loop(gemini, gemini_server, pauses):
+    gemini_server.retry_delay = 0
+    gemini_server.fail("key-one", *[429] * 2000)
+    gemini_server.fail("key-two", *[429] * 2000)
+    with pytest.raises(GeminiError, match="quota is used up"):
+        ask(gemini)
+    assert min(pauses.slept) >= 1.0  # a key asked to retry at once still rests a second
+    assert len(gemini_server.calls) < 2000

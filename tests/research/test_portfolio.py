@@ -30,7 +30,7 @@ def basket_answer(call, k=3, pick=None):
 @pytest.fixture
 def forecasts(store, nse, gemini, gemini_server, clock, console_sink):
     """Two forced passes over the index; the second pass's targets are 2% higher for GAMMA."""
-    forecaster = Forecaster(gemini, SourceResolver(timeout=5), "run", clock=clock)
+    forecaster = Forecaster(gemini, SourceResolver(timeout=5, schemes=("http", "https")), "run", clock=clock)
     analyze(store, nse.client, gemini, forecaster, AnalyzeOptions(index=INDEX), console_sink, clock)
     respond = gemini_server.respond
 
@@ -128,3 +128,12 @@ def test_the_index_page_keeps_the_latest_per_index_and_a_history_and_is_idempote
     assert second.page in latest and "NIFTY%2050__Jun_16_2025_08_06__N20_K5" in latest
     assert first.page in history and first.page not in latest
     assert text.count(first.page) == 1
+
+
+def test_a_published_basket_is_never_replaced_and_its_weights_add_to_one(forecasts, gemini, tmp_path, clock):
+    docs = tmp_path / "docs"
+    published = publish_basket(forecasts, gemini, docs, INDEX, 4, 3, 7, clock)
+    basket = load_basket(docs / "baskets" / f"{published.stem}.json")
+    assert basket.warnings == []  # thirds, rounded, still add up to exactly 1
+    with pytest.raises(PortfolioError, match="published already"):
+        publish_basket(forecasts, gemini, docs, INDEX, 4, 3, 7, clock)
