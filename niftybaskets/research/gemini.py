@@ -25,7 +25,10 @@ log = logging.getLogger(__name__)
 
 SERVER_TROUBLE = (500, 502, 503, 504)
 DEFAULT_REST_SECONDS = 30.0
-MIN_REST_SECONDS = 1.0
+# A key refused again and again rests longer and longer (from 0.25 s, doubling) whatever delay
+# Gemini asks for: a retry loop must never hammer the service.
+FIRST_REST_SECONDS = 0.25
+REFUSALS_BEFORE_BACKOFF = 3
 # google-genai sends through httpx or its fork httpx2; a body that is not JSON raises ValueError.
 TRANSPORT_TROUBLE = (httpx.TransportError, httpx2.TransportError, ValueError)
 # What Gemini answers for a revoked, suspended or mistyped key: that key is benched for the run.
@@ -63,6 +66,7 @@ class KeyPool:
         self.in_flight = [0] * count
         self.calls = [0] * count
         self.rate_limited = [0] * count
+        self.refusals_in_a_row = [0] * count
         self.resting_until = [0.0] * count
 
     def acquire(self) -> int:
@@ -83,12 +87,26 @@ class KeyPool:
         with self._lock:
             self.in_flight[index] -= 1
 
-    def rest(self, index: int, seconds: float) -> None:
+    def rest(self, index: int, seconds: float) -> float:
+        """Rest the key for the server's delay; once it has been refused several rest periods in a
+        row (or when the server asks for no delay), for a pause that doubles. Returns the rest."""
         with self._lock:
             self.rate_limited[index] += 1
-            self.resting_until[index] = max(
-                self.resting_until[index], self._monotonic() + max(seconds, MIN_REST_SECONDS)
-            )
+            now = self._monotonic()
+            if now >= self.resting_until[index]:  # refusals of calls already in flight count once
+                self.refusals_in_a_row[index] += 1
+            row = self.refusals_in_a_row[index]
+            if seconds > 0 and row <= REFUSALS_BEFORE_BACKOFF:
+                rest = seconds
+            else:
+                doublings = row - 1 if seconds <= 0 else row - 1 - REFUSALS_BEFORE_BACKOFF
+                rest = max(seconds, FIRST_REST_SECONDS * 2**doublings)
+            self.resting_until[index] = max(self.resting_until[index], now + rest)
+            return rest
+
+    def served(self, index: int) -> None:
+        with self._lock:
+            self.refusals_in_a_row[index] = 0
 
     def bench(self, index: int) -> None:
         """Never hand this key out again in this run."""
@@ -167,9 +185,8 @@ class Gemini:
             except genai_errors.APIError as error:
                 message = self.redact(f"{error.code} {error.status}: {error.message}")
                 if error.code == 429:
-                    rest = retry_delay(error)
-                    log.info("Gemini key #%d is rate-limited; it rests %.0f s", index + 1, rest)
-                    self.pool.rest(index, rest)
+                    rest = self.pool.rest(index, retry_delay(error))
+                    log.info("Gemini key #%d is rate-limited; it rests %.1f s", index + 1, rest)
                     continue
                 if error.code in (401, 403) or any(sign in message.lower() for sign in KEY_REFUSED):
                     log.warning("Gemini refused key #%d (%s); it is not used again in this run", index + 1, message)
@@ -181,6 +198,7 @@ class Gemini:
             except TRANSPORT_TROUBLE as error:
                 trouble = type(error).__name__
             else:
+                self.pool.served(index)
                 return GeminiReply(
                     text=text,
                     sources=grounding_sources(response),

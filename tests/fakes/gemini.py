@@ -129,7 +129,8 @@ class FakeGemini:
             queued = self.queued_errors.get(key)
             if queued:
                 call.status = queued.popleft()
-                return error(call.status, "Injected error", (self.retry_delay or 1.0) if call.status == 429 else None)
+                delay = 1.0 if self.retry_delay is None else self.retry_delay
+                return error(call.status, "Injected error", delay if call.status == 429 else None)
             wait = self._limited(key)
             if wait is not None:
                 call.status = 429

@@ -116,5 +116,5 @@ def test_endless_rate_limits_end_with_a_message_not_a_loop(gemini, gemini_server
     gemini_server.fail("key-two", *[429] * 2000)
     with pytest.raises(GeminiError, match="quota is used up"):
         ask(gemini)
-    assert min(pauses.slept) >= 1.0  # a key asked to retry at once still rests a second
-    assert len(gemini_server.calls) < 2000
+    # Asked to retry at once, a key still rests, longer each time: a few dozen calls, not thousands.
+    assert len(gemini_server.calls) < 40
