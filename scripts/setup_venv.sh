@@ -11,8 +11,10 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
   exit 2
 fi
 [ -x .venv/bin/python ] || "$python" -m venv .venv
-stamp=".venv/.installed-$(basename "$requirements" .txt)-$(cat requirements*.txt pyproject.toml | sha256sum | cut -c1-16)"
-if [ ! -f "$stamp" ]; then
+hash=$(cat requirements*.txt pyproject.toml | sha256sum | cut -c1-16)
+stamp=".venv/.installed-$(basename "$requirements" .txt)-$hash"
+# requirements-dev.txt includes requirements.txt: an install of the first serves both.
+if [ ! -f "$stamp" ] && [ ! -f ".venv/.installed-requirements-dev-$hash" ]; then
   echo "setting up .venv from $requirements (the first time takes a minute or two)..."
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$requirements" -e .
   touch "$stamp"
