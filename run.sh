@@ -1,17 +1,41 @@
 #!/usr/bin/env bash
-# The main job, on the embedded defaults. Until the research step lands, it rebalances the sample
-# basket (examples/sample_basket.json) on a fresh paper account (examples/paper_account.yaml),
-# through the real rebalancer and the paper exchange: offline, no real money.
-# Extra arguments go to scripts/rebalance_portfolio.py. Log: data/logs/.
+# The whole job on this machine: research the index twice with Gemini, pick the basket, commit and
+# push docs/, then rebalance the logged-in Zerodha account to the new basket (live by default).
+#
+#   ./run.sh          the job (needs GEMINI_API_KEYS, KITE_API_KEY, KITE_API_SECRET, ENCRYPTION_KEY
+#                     in .env and this morning's `python3 scripts/kite_login.py`)
+#   ./run.sh demo     offline: the sample basket on a paper account, no keys, no real money
+#
+# Settings, from the environment (defaults in brackets):
+#   INDEX [NIFTY SMALLCAP 250]  PASSES [2]  WORKERS [10]  FILTER_TOP_N [20]  BASKET_SIZE_K [5]
+#   LIVE_REBALANCE [1: real orders; 0: a dry run]  QUIET_REBALANCE [1 without a terminal, else 0:
+#   confirm before live orders]  TARGET_DEFICIT, MIN_ORDER_VALUE [the rebalancer's defaults]
+# Each step's output is also kept in data/logs/{run id}_{index}_{step}.log; the first failed step stops the run.
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup_venv.sh requirements.txt
-mkdir -p data/logs
-log="data/logs/run-$(date -u +%Y%m%dT%H%M%SZ).log"
-set +e
-.venv/bin/python scripts/rebalance_portfolio.py examples/sample_basket.json --paper --paper-reset --quiet \
-  --report-json data/logs/rebalance-report.json "$@" 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
-set -e
-echo "log: $log"
-exit "$status"
+export RUN_ID=${RUN_ID:-$(date -u +%Y%m%dT%H%M%SZ)}
+export INDEX=${INDEX:-NIFTY SMALLCAP 250}
+
+if [ "${1:-}" = "demo" ]; then
+  exec scripts/run_step.sh demo
+elif [ $# -gt 0 ]; then
+  echo "usage: ./run.sh [demo]   (settings come from the environment: see the top of run.sh)" >&2
+  exit 2
+fi
+
+case "${LIVE_REBALANCE:-1}" in
+  1) mode=live ;;
+  0) mode=dry-run ;;
+  *) echo "error: LIVE_REBALANCE must be 1 (live orders) or 0 (dry run), not '${LIVE_REBALANCE}'" >&2; exit 2 ;;
+esac
+if [ -t 0 ]; then quiet_default=0; else quiet_default=1; fi
+export PASSES=${PASSES:-2} WORKERS=${WORKERS:-10} TOP_N=${FILTER_TOP_N:-20} BASKET_K=${BASKET_SIZE_K:-5}
+export MODE=$mode QUIET=${QUIET_REBALANCE:-$quiet_default} BASKET=""
+export TARGET_DEFICIT=${TARGET_DEFICIT:-} MIN_ORDER_VALUE=${MIN_ORDER_VALUE:-}
+
+for step in research portfolio publish rebalance; do
+  echo "== $step =="
+  scripts/run_step.sh "$step"
+done
+echo "Done. Logs: data/logs/${RUN_ID}_${INDEX// /_}_*.log"

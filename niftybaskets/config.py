@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     gemini_base_url: str = ""
     gemini_model: str = ""  # overrides the model named in the prompt files
     docs_dir: Path = Path("docs")
+    # GitHub, for kite_login.py --push and the workflows' steps (GH_TOKEN is the gh CLI's name).
+    github_token: SecretStr = SecretStr("")
+    gh_token: SecretStr = SecretStr("")
+    github_repository: str = ""
+    github_api_url: str = "https://api.github.com"
 
     @field_validator("gemini_api_keys", mode="before")
     @classmethod

@@ -56,9 +56,9 @@ class TokenArtifact:
     encrypted_token: str
 
 
-def write_artifact(path: Path, artifact: TokenArtifact) -> None:
-    """Write the file readable by its owner only (0600), replacing any earlier one atomically."""
-    body = json.dumps(
+def artifact_text(artifact: TokenArtifact) -> str:
+    """The token file's content: JSON, with the token encrypted."""
+    return json.dumps(
         {
             "format": ARTIFACT_FORMAT,
             "user_id": artifact.user_id,
@@ -66,10 +66,14 @@ def write_artifact(path: Path, artifact: TokenArtifact) -> None:
             "token": artifact.encrypted_token,
         }
     )
+
+
+def write_artifact(path: Path, artifact: TokenArtifact) -> None:
+    """Write the file readable by its owner only (0600), replacing any earlier one atomically."""
     partial = path.with_name(f".{path.name}.partial")
     descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        file.write(body + "\n")
+        file.write(artifact_text(artifact) + "\n")
     os.chmod(partial, 0o600)
     os.replace(partial, path)
 
@@ -82,17 +86,24 @@ def read_artifact(path: Path) -> TokenArtifact:
         raise ArtifactError(f"cannot read the token file {path}: {getattr(error, 'strerror', error)}") from None
     if size > ARTIFACT_MAX_BYTES:
         raise ArtifactError(f"{path} is too large to be a token file")
+    return parse_artifact(text, str(path))
+
+
+def parse_artifact(text: str, source: str = "the token file") -> TokenArtifact:
+    """The token file's fields, checked; `source` names it in the errors."""
+    if len(text) > ARTIFACT_MAX_BYTES:
+        raise ArtifactError(f"{source} is too large to be a token file")
     try:
         data = json.loads(text)
     except ValueError:
-        raise ArtifactError(f"{path} is not a token file (not JSON)") from None
+        raise ArtifactError(f"{source} is not a token file (not JSON)") from None
     if not isinstance(data, dict) or data.get("format") != ARTIFACT_FORMAT:
-        raise ArtifactError(f"{path} is not a {ARTIFACT_FORMAT} token file; export one with scripts/kite_login.py")
+        raise ArtifactError(f"{source} is not a {ARTIFACT_FORMAT} token file; export one with scripts/kite_login.py")
     fields = {name: data.get(name) for name in ("user_id", "issued_at", "token")}
     if not all(isinstance(value, str) and value for value in fields.values()):
-        raise ArtifactError(f"{path} lacks user_id, issued_at or token")
+        raise ArtifactError(f"{source} lacks user_id, issued_at or token")
     try:
         datetime.fromisoformat(fields["issued_at"])
     except ValueError:
-        raise ArtifactError(f"{path} has an unreadable issued_at") from None
+        raise ArtifactError(f"{source} has an unreadable issued_at") from None
     return TokenArtifact(fields["user_id"], fields["issued_at"], fields["token"])

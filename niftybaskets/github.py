@@ -11,7 +11,12 @@ from pathlib import Path
 
 import requests
 
-DEFAULT_API_URL = "https://api.github.com"
+from niftybaskets.config import ConfigError, Settings
+
+# The token hand-over: kite_login.py --push runs this workflow, which keeps the file as this artifact.
+TOKEN_WORKFLOW = "kite-token.yml"  # noqa: S105 - names, not secrets
+TOKEN_ARTIFACT = "kite-token"  # noqa: S105
+TOKEN_FILE_NAME = "kite-token.json"  # noqa: S105
 REMOTE = re.compile(r"github\.com[:/](?P<repository>[\w.-]+/[\w.-]+?)(?:\.git)?/?$")
 
 
@@ -35,11 +40,14 @@ def repository_from_git(folder: Path) -> str | None:
 
 
 class GitHub:
-    def __init__(self, token: str, repository: str, api_url: str = DEFAULT_API_URL, timeout: float = 30) -> None:
+    def __init__(self, token: str, repository: str, api_url: str, timeout: float = 30) -> None:
         if not token:
-            raise GitHubError("no GitHub token: set GITHUB_TOKEN or GH_TOKEN (a token allowed to run workflows)")
+            raise ConfigError(
+                "no GitHub token: set GITHUB_TOKEN or GH_TOKEN to a token of your fork that may run workflows "
+                "(a fine-grained token with Actions: read and write)"
+            )
         if not re.fullmatch(r"[\w.-]+/[\w.-]+", repository or ""):
-            raise GitHubError("no repository: set GITHUB_REPOSITORY=owner/name, or run inside a clone of the fork")
+            raise ConfigError("no repository: set GITHUB_REPOSITORY=owner/name, or run inside a clone of your fork")
         self.repository = repository
         self.api_url = api_url.rstrip("/")
         self.timeout = timeout
@@ -52,39 +60,66 @@ class GitHub:
             }
         )
 
-    def _check(self, response: requests.Response, what: str) -> requests.Response:
+    def _call(self, method: str, url: str, what: str, **options: object) -> requests.Response:
+        try:
+            response = self.session.request(method, url, timeout=self.timeout, **options)
+        except requests.RequestException as error:
+            raise GitHubError(f"could not reach GitHub to {what}: {type(error).__name__}") from None
         if response.status_code >= 400:
             try:
                 message = response.json().get("message", "")
             except ValueError:
                 message = response.text[:200]
             hint = (
-                " (check the token's access to the repository and its Actions)"
+                " (check that the token may use the repository's Actions)"
                 if response.status_code in (401, 403, 404)
                 else ""
             )
             raise GitHubError(f"GitHub refused to {what}: HTTP {response.status_code} {message}{hint}")
         return response
 
-    def dispatch(self, workflow: str, ref: str, inputs: dict[str, str]) -> None:
-        url = f"{self.api_url}/repos/{self.repository}/actions/workflows/{workflow}/dispatches"
-        response = self.session.post(url, json={"ref": ref, "inputs": inputs}, timeout=self.timeout)
-        self._check(response, f"run {workflow}")
+    def _repo_url(self, path: str = "") -> str:
+        return f"{self.api_url}/repos/{self.repository}{path}"
 
-    def latest_artifact(self, name: str) -> dict | None:
-        """The newest unexpired artifact of that name, or None."""
-        url = f"{self.api_url}/repos/{self.repository}/actions/artifacts"
-        response = self._check(
-            self.session.get(url, params={"name": name, "per_page": 20}, timeout=self.timeout), "list artifacts"
+    @classmethod
+    def from_settings(cls, settings: Settings, folder: Path) -> GitHub:
+        """GITHUB_TOKEN (or GH_TOKEN), GITHUB_REPOSITORY (else the git remote of `folder`), GITHUB_API_URL."""
+        return cls(
+            settings.github_token.get_secret_value() or settings.gh_token.get_secret_value(),
+            settings.github_repository or repository_from_git(folder) or "",
+            settings.github_api_url,
         )
-        artifacts = [a for a in response.json().get("artifacts", []) if not a.get("expired")]
-        return max(artifacts, key=lambda a: a.get("created_at", ""), default=None)
+
+    def default_branch(self) -> str:
+        return self._call("GET", self._repo_url(), f"read {self.repository}").json()["default_branch"]
+
+    def dispatch(self, workflow: str, ref: str, inputs: dict[str, str]) -> None:
+        url = self._repo_url(f"/actions/workflows/{workflow}/dispatches")
+        self._call("POST", url, f"run {workflow} in {self.repository}", json={"ref": ref, "inputs": inputs})
+
+    def latest_artifact(self, workflow: str, name: str) -> dict | None:
+        """The artifact `name` of the newest successful run of `workflow` that still has it, or None.
+
+        Only runs of that workflow count: a pull request's run can upload an artifact of any name.
+        """
+        runs = self._call(
+            "GET",
+            self._repo_url(f"/actions/workflows/{workflow}/runs"),
+            f"list the runs of {workflow}",
+            params={"status": "success", "per_page": 10},
+        ).json()
+        for run in sorted(runs.get("workflow_runs", []), key=lambda run: run.get("created_at", ""), reverse=True):
+            listing = self._call(
+                "GET", self._repo_url(f"/actions/runs/{run['id']}/artifacts"), "list artifacts", params={"name": name}
+            ).json()
+            artifacts = [a for a in listing.get("artifacts", []) if a.get("name") == name and not a.get("expired")]
+            if artifacts:
+                return artifacts[0]
+        return None
 
     def download_file(self, artifact: dict, file_name: str) -> bytes:
         """One file out of an artifact's zip."""
-        response = self._check(
-            self.session.get(artifact["archive_download_url"], timeout=self.timeout), "download the artifact"
-        )
+        response = self._call("GET", artifact["archive_download_url"], "download the artifact")
         try:
             with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
                 return archive.read(file_name)

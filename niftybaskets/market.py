@@ -108,3 +108,27 @@ class NseCalendar:
             start = datetime.combine(day, ORDER_WINDOW_START, IST)
             return max(start, local)
         return datetime.combine(self.next_trading_day(day), ORDER_WINDOW_START, IST)
+
+
+def wait_for_order_window(
+    calendar: NseCalendar, clock: Clock, sleep: Callable[[float], None], say: Callable[[str], None]
+) -> None:
+    """Sleep until 09:14 IST of the next trading session (at once when orders can go now),
+    saying how long is left: every 30 minutes while hours away, every minute in the last two hours."""
+    start = calendar.order_window_start(clock())
+    announced = None
+    while (left := (start - clock()).total_seconds()) > 0:
+        step = 1800 if left > 7200 else 60 if left > 120 else 10
+        mark = int(left // step)
+        if mark != announced:
+            announced = mark
+            say(f"Waiting for the market: {_duration(left)} until {start:%a %d %b %H:%M} IST.")
+        sleep(min(left, step))
+
+
+def _duration(seconds: float) -> str:
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    clock = f"{hours:02d}:{minutes:02d}:{secs:02d}"
+    return f"{days}d {clock}" if days else clock

@@ -34,6 +34,12 @@ def main() -> int:
     )
     action.add_argument("--import", dest="import_from", type=Path, metavar="FILE", help="store the token from FILE")
     action.add_argument("--list", action="store_true", help="list the stored logins that Kite still accepts")
+    action.add_argument(
+        "--push",
+        action="store_true",
+        help="send the encrypted token to your fork's kite-token workflow for the rebalance job (logs in if "
+        "needed; GITHUB_TOKEN or GH_TOKEN, and GITHUB_REPOSITORY or this clone's origin remote)",
+    )
     args = parser.parse_args()
     if args.port is not None and not 1 <= args.port <= 65535:
         parser.error("--port must be between 1 and 65535")
@@ -57,6 +63,7 @@ def main() -> int:
             export=args.export,
             import_from=args.import_from,
             list_users=args.list,
+            push=args.push,
         )
     except KeyboardInterrupt:
         print("cancelled.", file=sys.stderr)

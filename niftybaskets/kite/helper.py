@@ -11,16 +11,19 @@ from requests import RequestException
 from rich.console import Console
 from rich.markup import escape
 
+from niftybaskets.actions import mask
 from niftybaskets.config import ConfigError, Settings
 from niftybaskets.encryption import (
     ArtifactError,
     TokenArtifact,
+    artifact_text,
     decrypt,
     encrypt,
     fernet_from_key,
     read_artifact,
     write_artifact,
 )
+from niftybaskets.github import TOKEN_WORKFLOW, GitHub, GitHubError
 from niftybaskets.kite.login import run_login
 from niftybaskets.kite.sessions import KiteSession, NoSessionError, Sessions, login_command
 from niftybaskets.store import Store
@@ -83,15 +86,32 @@ class Helper:
             return 2
         return 0
 
+    def _artifact(self, session: KiteSession) -> TokenArtifact:
+        return TokenArtifact(session.user_id, session.issued_at, encrypt(self.fernet, session.access_token))
+
     def export(self, path: Path, session: KiteSession) -> int:
-        artifact = TokenArtifact(session.user_id, session.issued_at, encrypt(self.fernet, session.access_token))
         try:
-            write_artifact(path, artifact)
+            write_artifact(path, self._artifact(session))
         except OSError as error:
             self.error(f"cannot write {path}: {error.strerror}")
             return 2
         self.say(
             f"Wrote the encrypted token of {session.user_id} to {path} (mode 0600); it works until about 06:00 IST."
+        )
+        return 0
+
+    def push(self, session: KiteSession, github: GitHub) -> int:
+        """Hand the encrypted token to the fork's kite-token workflow, which keeps it for a day."""
+        try:
+            github.dispatch(
+                TOKEN_WORKFLOW, github.default_branch(), {"token_file": artifact_text(self._artifact(session))}
+            )
+        except GitHubError as error:
+            self.error(str(error))
+            return 1
+        self.say(
+            f"Sent the encrypted token of {session.user_id} to {github.repository} ({TOKEN_WORKFLOW}); "
+            f"the rebalance workflow can use it until about 06:00 IST."
         )
         return 0
 
@@ -105,6 +125,7 @@ class Helper:
         if access_token is None:
             self.error(f"{path} was encrypted with another ENCRYPTION_KEY; use the same key on both machines")
             return 2
+        mask(access_token)
         profile = self.sessions.profile(access_token)
         if profile is None:
             self.error(
@@ -143,6 +164,7 @@ def run_helper(
     export: Path | None,
     import_from: Path | None,
     list_users: bool,
+    push: bool = False,
 ) -> int:
     try:
         helper = Helper(settings, console, errors)
@@ -154,18 +176,22 @@ def run_helper(
             return helper.import_(import_from)
         if list_users:
             return helper.list()
-        if export is None:
+        if export is None and not push:
             return helper.login(port, browser, timeout, user_id)
+        github = GitHub.from_settings(settings, Path.cwd()) if push else None  # its settings, before any login
         if quiet:
-            return helper.export(export, helper.sessions.require(user_id, quiet=True))
-        session = helper.sessions.choose(user_id, ask=helper.ask)
-        if session is None:
-            helper.say("No valid login stored: logging in first.")
-            status = helper.login(port, browser, timeout, user_id)
-            if status != 0:
-                return status
             session = helper.sessions.require(user_id, quiet=True)
-        return helper.export(export, session)
+        else:
+            session = helper.sessions.choose(user_id, ask=helper.ask)
+            if session is None:
+                helper.say("No valid login stored: logging in first.")
+                status = helper.login(port, browser, timeout, user_id)
+                if status != 0:
+                    return status
+                session = helper.sessions.require(user_id, quiet=True)
+        if export is not None:
+            return helper.export(export, session)
+        return helper.push(session, github)
     except (ConfigError, NoSessionError) as error:
         helper.error(str(error))
         return 2

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from kiteconnect.exceptions import KiteException
 from requests import RequestException
 from rich.console import Console
 
+from niftybaskets.actions import add_summary
 from niftybaskets.config import ConfigError, Settings
 from niftybaskets.encryption import fernet_from_key
 from niftybaskets.kite.client import KiteClient
@@ -21,6 +21,7 @@ from niftybaskets.kite.sessions import KiteSession, NoSessionError, Sessions
 from niftybaskets.market import NseCalendar, system_clock
 from niftybaskets.paper.account_file import AccountFileError, load_account_file
 from niftybaskets.paper.embedded import EmbeddedExchange
+from niftybaskets.paper.live_prices import nse_price_source
 from niftybaskets.rebalance.account import PriceError
 from niftybaskets.rebalance.basket import Basket, BasketError, load_basket
 from niftybaskets.rebalance.execute import AbortRun, OrderRecord, Rebalancer, RunOptions, RunResult
@@ -187,10 +188,7 @@ class Command:
         if request.report_json is not None:
             request.report_json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
             self.say(f"Report written to {request.report_json}")
-        summary = os.environ.get("GITHUB_STEP_SUMMARY")
-        if summary:
-            with open(summary, "a", encoding="utf-8") as file:
-                file.write(markdown_summary(result))
+        add_summary(markdown_summary(result))
         if store is not None:
             store.finish_run(result.run_id, system_clock().isoformat(), json.dumps(data))
 
@@ -205,7 +203,11 @@ class Command:
         if not setup.rules.market_hours:
             options = RunOptions(**{**options.__dict__, "wait": False})  # this paper market never closes
         database = self.settings.data_dir / "paper" / "rebalance.sqlite"
-        with EmbeddedExchange(setup, database, calendar=self.calendar, reset=request.paper_reset) as paper:
+        # A research basket names stocks the account file cannot know: those take NSE's last price.
+        prices = nse_price_source(NseClient(self.settings.nse_base_url))
+        with EmbeddedExchange(
+            setup, database, calendar=self.calendar, reset=request.paper_reset, price_source=prices
+        ) as paper:
             kite: KiteConnect = paper.login()
             client = KiteClient(kite)
             self.say(f"Paper exchange at {paper.url}, account {setup.user_id} kept in {database}.")

@@ -26,7 +26,7 @@ from kiteconnect import exceptions as kite_errors
 from niftybaskets.kite.client import KiteClient, is_transient
 from niftybaskets.kite.portfolio import Portfolio
 from niftybaskets.kite.sessions import login_command
-from niftybaskets.market import IST, Clock, NseCalendar
+from niftybaskets.market import IST, Clock, NseCalendar, wait_for_order_window
 from niftybaskets.rebalance.account import PriceError, read_portfolio
 from niftybaskets.rebalance.basket import Basket
 from niftybaskets.rebalance.plan import Plan, PlannedOrder, plan_rebalance, total_deficit
@@ -306,15 +306,7 @@ class Rebalancer:
     # -- waiting for the market -----------------------------------------------------------------
 
     def _wait_for_market(self) -> None:
-        start = self.calendar.order_window_start(self.clock())
-        announced = None
-        while (left := (start - self.clock()).total_seconds()) > 0:
-            step = 1800 if left > 7200 else 60 if left > 120 else 10
-            mark = int(left // step)
-            if mark != announced:
-                announced = mark
-                self.say(f"Waiting for the market: {_duration(left)} until {start:%a %d %b %H:%M} IST.")
-            self.sleep(min(left, step))
+        wait_for_order_window(self.calendar, self.clock, self.sleep, self.say)
         try:
             self.client = self.connect()  # the morning's login may have replaced the token
             self.client.profile()
@@ -482,11 +474,3 @@ class Rebalancer:
             self.sleep(pause)
             waited += pause
             pause = min(pause * 2, 3.0)
-
-
-def _duration(seconds: float) -> str:
-    days, rest = divmod(int(seconds), 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    clock = f"{hours:02d}:{minutes:02d}:{secs:02d}"
-    return f"{days}d {clock}" if days else clock

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from dataclasses import dataclass
@@ -133,7 +134,7 @@ def write_basket(
         "",
         "## Analysis Summary",
         "",
-        reason,
+        html.escape(reason, quote=False),  # the model's words, drawn from web pages: text, never markup
         "",
         f"Every candidate's forecast, reasoning and sources: [forecasts/{stem}.json](forecasts/{quote(stem)}.json)",
         "",
