@@ -97,18 +97,27 @@ class GitHub:
         url = self._repo_url(f"/actions/workflows/{workflow}/dispatches")
         self._call("POST", url, f"run {workflow} in {self.repository}", json={"ref": ref, "inputs": inputs})
 
-    def latest_artifact(self, workflow: str, name: str) -> dict | None:
-        """The artifact `name` of the newest successful run of `workflow` that still has it, or None.
+    def latest_artifact(self, workflow: str, name: str, branch: str) -> dict | None:
+        """The artifact `name` of the newest successful run of `workflow` that someone with write
+        access started by hand or through the API (workflow_dispatch) on `branch`, or None.
 
-        Only runs of that workflow count: a pull request's run can upload an artifact of any name.
+        Nothing else counts: a pull request's run, even of a copy of `workflow` it edited, can
+        upload an artifact of any name.
         """
         runs = self._call(
             "GET",
             self._repo_url(f"/actions/workflows/{workflow}/runs"),
             f"list the runs of {workflow}",
-            params={"status": "success", "per_page": 10},
+            params={"status": "success", "event": "workflow_dispatch", "branch": branch, "per_page": 10},
         ).json()
-        for run in sorted(runs.get("workflow_runs", []), key=lambda run: run.get("created_at", ""), reverse=True):
+        trusted = [
+            run
+            for run in runs.get("workflow_runs", [])
+            if run.get("event") == "workflow_dispatch"
+            and run.get("head_branch") == branch
+            and (run.get("head_repository") or {}).get("full_name") == self.repository
+        ]
+        for run in sorted(trusted, key=lambda run: run.get("created_at", ""), reverse=True):
             listing = self._call(
                 "GET", self._repo_url(f"/actions/runs/{run['id']}/artifacts"), "list artifacts", params={"name": name}
             ).json()
@@ -117,11 +126,13 @@ class GitHub:
                 return artifacts[0]
         return None
 
-    def download_file(self, artifact: dict, file_name: str) -> bytes:
-        """One file out of an artifact's zip."""
+    def download_file(self, artifact: dict, file_name: str, max_bytes: int) -> bytes:
+        """One file, of at most `max_bytes`, out of an artifact's zip."""
         response = self._call("GET", artifact["archive_download_url"], "download the artifact")
         try:
             with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+                if archive.getinfo(file_name).file_size > max_bytes:
+                    raise GitHubError(f"{file_name} in the artifact {artifact.get('name')} is too large")
                 return archive.read(file_name)
         except (zipfile.BadZipFile, KeyError):
             raise GitHubError(f"the artifact {artifact.get('name')} holds no {file_name}") from None

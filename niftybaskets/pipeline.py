@@ -4,7 +4,7 @@ Workflows pass their inputs and secrets as environment variables (never inside `
 run.sh exports the same names, so a step behaves the same on a laptop and in GitHub Actions:
 
   INDEX, PASSES, WORKERS, TOP_N, BASKET_K    research and portfolio
-  BASKET, MODE, TARGET_DEFICIT, MIN_ORDER_VALUE, QUIET, REPORT_JSON    rebalance
+  BASKET, MODE, START, TARGET_DEFICIT, MIN_ORDER_VALUE, QUIET, REPORT_JSON    rebalance
   KITE_TOKEN_FILE, TOKEN_FILE_TEXT    the rebalance job's Kite token
   GITHUB_REF_NAME    the branch a dispatched workflow runs on (GitHub's API settings are in Settings)
   GITHUB_OUTPUT, GITHUB_STEP_SUMMARY    what GitHub Actions reads back
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from niftybaskets.actions import add_summary, in_actions, set_output
 from niftybaskets.config import Settings
-from niftybaskets.encryption import ArtifactError, parse_artifact, write_artifact
+from niftybaskets.encryption import ARTIFACT_MAX_BYTES, ArtifactError, parse_artifact, write_artifact
 from niftybaskets.github import TOKEN_ARTIFACT, TOKEN_FILE_NAME, TOKEN_WORKFLOW, GitHub, GitHubError
 from niftybaskets.kite.sessions import LOGIN_COMMAND
 from niftybaskets.market import Clock, NseCalendar, system_clock, wait_for_order_window
@@ -127,7 +127,10 @@ def publish(env: Mapping[str, str], settings: Settings) -> int:
         done = git(*args)
         if done.returncode != 0:
             say(done.stdout + done.stderr)
-            say(f"Could not {action}; the commit is kept here: run `git pull --rebase && git push` when you can.")
+            if in_actions(env):
+                say(f"Could not {action}; this runner's commit ends with the job: run the Research workflow again.")
+            else:
+                say(f"Could not {action}; the commit is kept here: run `git pull --rebase && git push` when you can.")
             return 1
     say(f"{docs}/ committed and pushed.")
     return 0
@@ -173,10 +176,14 @@ def wait_market(
     clock: Clock = system_clock,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
-    """A live run waits for 09:14 IST of the next session before it fetches the token: a token from
-    a weekend's login is dead by Monday, the morning's login is the one to use."""
-    if mode_of(env) != "live":
-        say(f"{mode_of(env)}: no need to wait for the market.")
+    """Wait for 09:14 IST of the next session before the token is fetched (START=market-open, the
+    default): a basket published on Saturday is traded, or planned, with Monday morning's login.
+    Paper runs and START=now go at once."""
+    mode, start = mode_of(env), setting(env, "START", "market-open")
+    if start not in ("market-open", "now"):
+        raise StepError(f"START must be market-open or now, not {start!r}")
+    if mode == "paper" or start == "now":
+        say(f"{mode}, starting {'now' if start == 'now' else 'at once'}: no need to wait for the market.")
         return 0
     wait_for_order_window(NseCalendar(settings.nse_extra_holidays), clock, sleep, say)
     return 0
@@ -197,7 +204,7 @@ def kite_token(env: Mapping[str, str], settings: Settings) -> int:
     else:
         try:
             client = GitHub.from_settings(settings, Path.cwd())
-            artifact = client.latest_artifact(TOKEN_WORKFLOW, TOKEN_ARTIFACT)
+            artifact = client.latest_artifact(TOKEN_WORKFLOW, TOKEN_ARTIFACT, setting(env, "GITHUB_REF_NAME", "main"))
             if artifact is None:
                 raise StepError(
                     f"no {TOKEN_ARTIFACT} artifact from today (it lasts a day): log in with {LOGIN_AND_PUSH}, "
@@ -205,7 +212,7 @@ def kite_token(env: Mapping[str, str], settings: Settings) -> int:
                 )
             path = settings.data_dir / TOKEN_FILE_NAME
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(client.download_file(artifact, TOKEN_FILE_NAME))
+            path.write_bytes(client.download_file(artifact, TOKEN_FILE_NAME, ARTIFACT_MAX_BYTES))
             path.chmod(0o600)
         except GitHubError as error:
             raise StepError(f"{error}; or keep the token file on this machine and set KITE_TOKEN_FILE") from None

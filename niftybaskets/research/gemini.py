@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import httpx
 import httpx2
 from google import genai
 from google.genai import errors as genai_errors
@@ -29,8 +28,14 @@ DEFAULT_REST_SECONDS = 30.0
 # Gemini asks for: a retry loop must never hammer the service.
 FIRST_REST_SECONDS = 0.25
 REFUSALS_BEFORE_BACKOFF = 3
-# google-genai sends through httpx or its fork httpx2; a body that is not JSON raises ValueError.
-TRANSPORT_TROUBLE = (httpx.TransportError, httpx2.TransportError, ValueError)
+# google-genai sends through httpx2 (a dependency), or through httpx where that is installed and
+# chosen (GOOGLE_GENAI_HTTP_CLIENT); a body that is not JSON raises ValueError.
+try:
+    import httpx
+
+    TRANSPORT_TROUBLE: tuple[type[Exception], ...] = (httpx2.TransportError, httpx.TransportError, ValueError)
+except ImportError:
+    TRANSPORT_TROUBLE = (httpx2.TransportError, ValueError)
 # What Gemini answers for a revoked, suspended or mistyped key: that key is benched for the run.
 KEY_REFUSED = ("api_key_invalid", "api key not valid", "api key expired", "has been suspended", "permission_denied")
 KEY_PATTERN = re.compile(r"AIza[0-9A-Za-z_\-]{20,}")

@@ -25,6 +25,9 @@ class Run:
     workflow: str
     created_at: str
     conclusion: str = "success"
+    event: str = "workflow_dispatch"
+    head_branch: str = "main"
+    head_repository: str = ""
     artifacts: dict[str, dict[str, bytes]] = field(default_factory=dict)  # name -> file name -> content
 
 
@@ -40,9 +43,19 @@ class FakeGitHub:
         self.url = ""
         self.app = self._build()
 
-    def add_run(self, workflow: str, artifacts: dict[str, dict[str, bytes]], conclusion: str = "success") -> Run:
-        run = Run(len(self.runs) + 1, workflow, f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%S}.{len(self.runs):06d}Z")
-        run.conclusion, run.artifacts = conclusion, artifacts
+    def add_run(
+        self,
+        workflow: str,
+        artifacts: dict[str, dict[str, bytes]],
+        conclusion: str = "success",
+        event: str = "workflow_dispatch",
+        head_repository: str | None = None,
+    ) -> Run:
+        """A finished run; a pull request from a fork has event `pull_request` and the fork as head."""
+        created = f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%S}.{len(self.runs):06d}Z"
+        run = Run(len(self.runs) + 1, workflow, created, conclusion, event, self.default_branch)
+        run.head_repository = head_repository or self.repository
+        run.artifacts = artifacts
         self.runs.append(run)
         return run
 
@@ -86,9 +99,26 @@ class FakeGitHub:
             return Response(status_code=204)
 
         @app.get("/repos/{owner}/{repo}/actions/workflows/{workflow}/runs")
-        async def runs(workflow: str, status: str = "") -> dict:
-            chosen = [run for run in self.runs if run.workflow == workflow and status in ("", run.conclusion)]
-            listed = [{"id": run.id, "created_at": run.created_at, "conclusion": run.conclusion} for run in chosen]
+        async def runs(workflow: str, status: str = "", event: str = "", branch: str = "") -> dict:
+            chosen = [
+                run
+                for run in self.runs
+                if run.workflow == workflow
+                and status in ("", run.conclusion)
+                and event in ("", run.event)
+                and branch in ("", run.head_branch)
+            ]
+            listed = [
+                {
+                    "id": run.id,
+                    "created_at": run.created_at,
+                    "conclusion": run.conclusion,
+                    "event": run.event,
+                    "head_branch": run.head_branch,
+                    "head_repository": {"full_name": run.head_repository},
+                }
+                for run in chosen
+            ]
             return {"total_count": len(listed), "workflow_runs": listed[::-1]}
 
         @app.get("/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts")

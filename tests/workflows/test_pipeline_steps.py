@@ -57,18 +57,26 @@ def test_a_holiday_from_the_settings_is_waited_over(capsys):
     assert clock() == datetime(2026, 11, 26, 9, 14, tzinfo=IST)
 
 
-@pytest.mark.parametrize("mode", ["dry-run", "paper"])
-def test_dry_and_paper_runs_do_not_wait(mode, capsys):
+def test_a_dry_run_waits_too_so_it_plans_with_that_mornings_login():
+    clock = FakeClock(datetime(2026, 11, 21, 7, 0, tzinfo=IST))
+    wait_market({"MODE": "dry-run"}, Settings(), clock, Sleeper(clock))
+    assert clock() == datetime(2026, 11, 23, 9, 14, tzinfo=IST)
+
+
+@pytest.mark.parametrize(("mode", "start"), [("paper", "market-open"), ("live", "now"), ("dry-run", "now")])
+def test_paper_runs_and_runs_started_now_do_not_wait(mode, start, capsys):
     clock = FakeClock(datetime(2026, 11, 21, 7, 0, tzinfo=IST))
     sleep = Sleeper(clock)
-    wait_market({"MODE": mode}, Settings(), clock, sleep)
+    wait_market({"MODE": mode, "START": start}, Settings(), clock, sleep)
     assert sleep.slept == 0
     assert "no need to wait" in capsys.readouterr().out
 
 
-def test_an_unknown_mode_is_refused():
+def test_an_unknown_mode_or_start_is_refused():
     with pytest.raises(StepError, match="MODE must be one of dry-run, live, paper"):
         wait_market({"MODE": "yolo"}, Settings())
+    with pytest.raises(StepError, match="START must be market-open or now"):
+        wait_market({"MODE": "live", "START": "soon"}, Settings())
 
 
 def test_the_kite_token_workflow_refuses_a_file_that_is_not_a_token_file(scratch):
@@ -104,11 +112,13 @@ def test_publishing_with_nothing_new_is_fine_and_a_failed_push_keeps_the_commit(
     git(scratch.checkout, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
     done = step(scratch.checkout, "publish", GITHUB_ACTIONS="true", HOME=str(tmp_path))
     assert done.returncode == 1
-    assert "the commit is kept here" in done.stdout
+    assert "run the Research workflow again" in done.stdout
     assert (
         git(scratch.checkout, "log", "-1", "--format=%an %s").strip()
         == "github-actions[bot] Publish the NIFTY SMALLCAP 250 basket"
     )
+    again = step(scratch.checkout, "publish", HOME=str(tmp_path))  # on your machine: the commit waits
+    assert again.returncode == 1 and "the commit is kept here" in again.stdout
 
 
 def test_publishing_without_an_upstream_branch_says_how_to_set_one(scratch):
@@ -137,18 +147,25 @@ def test_dispatching_the_rebalance_names_the_basket_and_mode(scratch, github):
     assert missing.returncode == 2 and "set GITHUB_TOKEN or GH_TOKEN" in missing.stderr
 
 
-def test_only_the_kite_token_workflows_artifact_counts(github):
-    """A pull request's run can upload an artifact of any name; it must never become the token."""
+def test_only_a_dispatched_run_of_the_kite_token_workflow_counts(github):
+    """A pull request's run can upload an artifact of any name, even from an edited copy of
+    kite-token.yml; it must never become the token."""
     client = GitHub(github.token, github.repository, github.url)
-    github.add_run("ci.yml", {TOKEN_ARTIFACT: {"kite-token.json": b"planted"}})
-    assert client.latest_artifact(TOKEN_WORKFLOW, TOKEN_ARTIFACT) is None
+    planted = {TOKEN_ARTIFACT: {"kite-token.json": b"planted"}}
+    github.add_run("ci.yml", planted)
+    github.add_run(TOKEN_WORKFLOW, planted, event="pull_request", head_repository="stranger/niftybaskets")
+    github.add_run(TOKEN_WORKFLOW, planted, event="pull_request")
+    assert client.latest_artifact(TOKEN_WORKFLOW, TOKEN_ARTIFACT, "main") is None
     github.add_run(TOKEN_WORKFLOW, {TOKEN_ARTIFACT: {"kite-token.json": b"older"}})
     github.add_run(TOKEN_WORKFLOW, {TOKEN_ARTIFACT: {"kite-token.json": b"newest"}})
     github.add_run(TOKEN_WORKFLOW, {TOKEN_ARTIFACT: {"kite-token.json": b"failed"}}, conclusion="failure")
-    artifact = client.latest_artifact(TOKEN_WORKFLOW, TOKEN_ARTIFACT)
-    assert client.download_file(artifact, "kite-token.json") == b"newest"
+    github.add_run(TOKEN_WORKFLOW, planted, event="pull_request", head_repository="stranger/niftybaskets")
+    artifact = client.latest_artifact(TOKEN_WORKFLOW, TOKEN_ARTIFACT, "main")
+    assert client.download_file(artifact, "kite-token.json", 100) == b"newest"
     with pytest.raises(GitHubError, match=r"holds no other\.json"):
-        client.download_file(artifact, "other.json")
+        client.download_file(artifact, "other.json", 100)
+    with pytest.raises(GitHubError, match="too large"):
+        client.download_file(artifact, "kite-token.json", 3)
 
 
 def test_github_settings_come_from_the_environment_or_the_clones_remote(scratch):

@@ -172,7 +172,7 @@ def test_the_morning_token_travels_encrypted_to_the_rebalance_job(scratch, githu
 
     runner_host = host(tmp_path, KITE_API_ROOT=kite.url, DATA_DIR=str(tmp_path / "runner-data"))
     secrets = {"KITE_API_KEY": "paperkey", "ENCRYPTION_KEY": key}
-    inputs = {"basket": basket, "mode": "dry-run", "target_deficit": "", "min_order_value": ""}
+    inputs = {"basket": basket, "mode": "dry-run", "start": "now", "target_deficit": "", "min_order_value": ""}
     rebalance = Runner(scratch.checkout, context(github, inputs, secrets), runner_host)
     job = run_rebalance(rebalance, scratch.checkout)
     assert job.ok, job.log
@@ -195,7 +195,7 @@ def test_the_rebalance_job_stops_with_the_login_command_when_the_token_is_missin
     key = Fernet.generate_key().decode()
     runner_host = host(tmp_path, KITE_API_ROOT=kite.url, DATA_DIR=str(tmp_path / "runner-data"))
     secrets = {"KITE_API_KEY": "paperkey", "ENCRYPTION_KEY": key}
-    inputs = {"basket": basket, "mode": "dry-run"}
+    inputs = {"basket": basket, "mode": "dry-run", "start": "now"}
 
     job = run_rebalance(Runner(scratch.checkout, context(github, inputs, secrets), runner_host), scratch.checkout)
     step = job.step("Bring this morning's Kite token")
@@ -228,7 +228,7 @@ def test_a_token_file_on_the_runner_host_is_used_without_github(scratch, github,
     runner_host = host(tmp_path, KITE_API_ROOT=kite.url, DATA_DIR=str(tmp_path / "runner-data"))
     ctx = context(
         github,
-        {"basket": basket, "mode": "dry-run"},
+        {"basket": basket, "mode": "dry-run", "start": "now"},
         {"KITE_API_KEY": "paperkey", "ENCRYPTION_KEY": key},
         {"KITE_TOKEN_FILE": str(token_file)},
     )
