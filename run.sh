@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole job on this machine: research the index twice with Gemini, pick the basket, commit and
-# push docs/, then rebalance the logged-in Zerodha account to the new basket (live by default).
+# The whole job on this machine: research the index twice with Gemini, pick the basket, score the
+# published baskets (docs/performance), commit and push docs/, then rebalance the logged-in Zerodha
+# account to the new basket (live by default).
 #
 #   ./run.sh          the job (needs GEMINI_API_KEYS, KITE_API_KEY, KITE_API_SECRET, ENCRYPTION_KEY
 #                     in .env and this morning's `python3 scripts/kite_login.py`)
@@ -34,7 +35,7 @@ export PASSES=${PASSES:-2} WORKERS=${WORKERS:-10} TOP_N=${FILTER_TOP_N:-20} BASK
 export MODE=$mode QUIET=${QUIET_REBALANCE:-$quiet_default} BASKET=""
 export TARGET_DEFICIT=${TARGET_DEFICIT:-} MIN_ORDER_VALUE=${MIN_ORDER_VALUE:-}
 
-for step in research portfolio publish rebalance; do
+for step in research portfolio score publish rebalance; do
   echo "== $step =="
   scripts/run_step.sh "$step"
 done

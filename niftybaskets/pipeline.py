@@ -98,6 +98,22 @@ def portfolio(env: Mapping[str, str], settings: Settings) -> int:
     return 0
 
 
+def score(env: Mapping[str, str]) -> int:
+    """Score every published basket (docs/performance). The scorer failing (NSE refusing its prices,
+    most often) is a warning, never a failure: the new basket is published all the same, and the next
+    run scores what this one could not."""
+    status = script("score_ledger.py")
+    if status == 0:
+        return 0
+    warning = (
+        f"The scored ledger was not updated: score_ledger.py exited {status} (see the score step's log). "
+        "The basket is published all the same; the next run scores it."
+    )
+    say(f"::warning::{warning}" if in_actions(env) else f"warning: {warning}")
+    add_summary(f"**Warning:** {warning}", env)
+    return 0
+
+
 def git(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["git", *args], capture_output=True, text=True)  # noqa: S603, S607 - git, fixed verbs
 
@@ -259,6 +275,7 @@ def demo(settings: Settings) -> int:
 STEPS = (
     "research",
     "portfolio",
+    "score",
     "publish",
     "site",
     "dispatch-rebalance",
@@ -274,6 +291,7 @@ def run_step(name: str, settings: Settings, env: Mapping[str, str] = os.environ)
     actions = {
         "research": lambda: research(env),
         "portfolio": lambda: portfolio(env, settings),
+        "score": lambda: score(env),
         "publish": lambda: publish(env, settings),
         "site": lambda: site(settings),
         "dispatch-rebalance": lambda: dispatch_rebalance(env, settings),

@@ -93,6 +93,36 @@ MIGRATIONS = [
         response TEXT NOT NULL
     );
     """,
+    """
+    CREATE TABLE price_rows (
+        source TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        day TEXT NOT NULL,
+        open REAL,
+        close REAL,
+        previous_close REAL,
+        PRIMARY KEY (source, symbol, day)
+    );
+    CREATE TABLE price_coverage (
+        source TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        first_day TEXT NOT NULL,
+        last_day TEXT NOT NULL,
+        fetched_at TEXT NOT NULL,
+        PRIMARY KEY (source, symbol)
+    );
+    CREATE TABLE corporate_actions (
+        symbol TEXT NOT NULL,
+        ex_date TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        PRIMARY KEY (symbol, ex_date, subject)
+    );
+    CREATE TABLE corporate_action_coverage (
+        symbol TEXT PRIMARY KEY,
+        last_day TEXT NOT NULL,
+        fetched_at TEXT NOT NULL
+    );
+    """,
 ]
 
 
@@ -235,3 +265,70 @@ class Store:
                  :input_tokens, :output_tokens, :key_index, :status, :response)""",
             fields,
         )
+
+    # -- price history (the scored ledger) ----------------------------------------------------------
+
+    def price_coverage(self, source: str, symbol: str) -> tuple[str, str] | None:
+        """The days (first, last, ISO dates) whose prices from `source` are stored, gaps included."""
+        row = self.db.execute(
+            "SELECT first_day, last_day FROM price_coverage WHERE source = ? AND symbol = ?", (source, symbol)
+        ).fetchone()
+        return (row["first_day"], row["last_day"]) if row else None
+
+    def save_prices(
+        self,
+        source: str,
+        symbol: str,
+        rows: list[dict],
+        first_day: str,
+        last_day: str,
+        fetched_at: str,
+        replace: bool = False,
+    ) -> None:
+        """Store rows {day, open, close, previous_close} covering first_day..last_day (a day without a
+        row there had no trading); the coverage becomes first_day..last_day. With `replace`, the
+        symbol's earlier rows from `source` are dropped first."""
+        with self.db:
+            self.db.execute("BEGIN")
+            if replace:
+                self.db.execute("DELETE FROM price_rows WHERE source = ? AND symbol = ?", (source, symbol))
+            for row in rows:
+                self.db.execute(
+                    """INSERT OR REPLACE INTO price_rows (source, symbol, day, open, close, previous_close)
+                       VALUES (:source, :symbol, :day, :open, :close, :previous_close)""",
+                    {"previous_close": None, **row, "source": source, "symbol": symbol},
+                )
+            self.db.execute(
+                "INSERT OR REPLACE INTO price_coverage VALUES (?, ?, ?, ?, ?)",
+                (source, symbol, first_day, last_day, fetched_at),
+            )
+
+    def prices(self, source: str, symbol: str) -> list[dict]:
+        rows = self.db.execute(
+            "SELECT day, open, close, previous_close FROM price_rows WHERE source = ? AND symbol = ? ORDER BY day",
+            (source, symbol),
+        ).fetchall()
+        return [dict(row) for row in rows]
+
+    def corporate_action_coverage(self, symbol: str) -> str | None:
+        row = self.db.execute("SELECT last_day FROM corporate_action_coverage WHERE symbol = ?", (symbol,)).fetchone()
+        return row["last_day"] if row else None
+
+    def save_corporate_actions(self, symbol: str, actions: list[dict], last_day: str, fetched_at: str) -> None:
+        """Store NSE's corporate actions {ex_date, subject} of `symbol`, known as of `last_day`."""
+        with self.db:
+            self.db.execute("BEGIN")
+            for action in actions:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO corporate_actions VALUES (?, ?, ?)",
+                    (symbol, action["ex_date"], action["subject"]),
+                )
+            self.db.execute(
+                "INSERT OR REPLACE INTO corporate_action_coverage VALUES (?, ?, ?)", (symbol, last_day, fetched_at)
+            )
+
+    def corporate_actions(self, symbol: str) -> list[dict]:
+        rows = self.db.execute(
+            "SELECT ex_date, subject FROM corporate_actions WHERE symbol = ? ORDER BY ex_date, subject", (symbol,)
+        ).fetchall()
+        return [dict(row) for row in rows]

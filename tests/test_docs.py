@@ -39,6 +39,13 @@ EXERCISED = {
     'python3 scripts/generate_portfolio.py -i "NIFTY SMALLCAP 250" -n 50 -k 10': [
         "tests/research/test_research_scripts.py::test_analyze_then_generate"
     ],
+    "python3 scripts/score_ledger.py": [
+        "tests/ledger/test_score_script.py::test_score_ledger_writes_the_page_then_finds_nothing_new"
+    ],
+    'python3 scripts/score_ledger.py --index "NIFTY SMALLCAP 250" --entry close': [
+        "tests/ledger/test_score_script.py::test_score_ledger_writes_the_page_then_finds_nothing_new",
+        "tests/ledger/test_ledger.py::test_the_close_entry_buys_at_the_first_sessions_close",
+    ],
     "python3 scripts/paper_exchange.py": [
         "tests/test_scripts.py::test_the_exchange_serves_the_sdk_and_stops_cleanly_on_ctrl_c"
     ],

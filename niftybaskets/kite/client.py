@@ -1,15 +1,17 @@
 """The kiteconnect SDK with Kite's rate limits kept on our side, and reads retried.
 
-Kite allows 10 order requests a second per account (the 11th gets 429), 1 quote request a second
-and 10 a second for everything else; blind retry loops can get an app suspended. This client
-waits its turn for every call, stays a little under each limit, retries reads a bounded number of
-times on server errors, and never retries an order: the caller decides after checking the book.
+Kite allows 10 order requests a second per account (the 11th gets 429), 1 quote request a second,
+3 historical requests a second and 10 a second for everything else; blind retry loops can get an
+app suspended. This client waits its turn for every call, stays a little under each limit, retries
+reads a bounded number of times on server errors, and never retries an order: the caller decides
+after checking the book.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from datetime import date
 from typing import TypeVar
 
 import requests
@@ -21,11 +23,12 @@ from niftybaskets.ratelimit import RateLimiter
 
 T = TypeVar("T")
 
-# Under Kite's limits (10/s orders and other calls, 1/s quotes), with room for network jitter.
+# Under Kite's limits (10/s orders and other calls, 1/s quotes, 3/s historical), with room for jitter.
 LIMITS = {
     "orders": [(9, 1.0), (350, 60.0)],
     "quote": [(1, 1.1)],
     "other": [(9, 1.0)],
+    "historical": [(2, 1.0)],
 }
 LTP_BATCH = 500
 
@@ -93,6 +96,14 @@ class KiteClient:
             answer = self.read("quote", self.kite.ltp, batch)
             prices.update({key.removeprefix("NSE:"): value["last_price"] for key, value in answer.items()})
         return prices
+
+    def instruments(self, exchange: str) -> list[dict]:
+        return self.read("other", self.kite.instruments, exchange)
+
+    def daily_candles(self, instrument_token: int, first: date, last: date) -> list[dict]:
+        """Day candles {date, open, high, low, close, volume} from `first` to `last`, both included."""
+        first_time, last_time = f"{first} 00:00:00", f"{last} 23:59:59"
+        return self.read("historical", self.kite.historical_data, instrument_token, first_time, last_time, "day")
 
     # -- orders (never retried here) ------------------------------------------------------------
 

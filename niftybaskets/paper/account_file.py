@@ -1,4 +1,4 @@
-"""The paper exchange's account file (YAML): accounts to seed, prices, rules and faults.
+"""The paper exchange's account file (YAML): accounts to seed, prices, daily history, rules and faults.
 
 The top-level keys describe the first account and the market; `accounts:` adds more accounts
 (family members sharing one exchange). Every rule is on by default, as on Kite.
@@ -11,10 +11,19 @@ import math
 import os
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_REDIRECT_URL = "http://127.0.0.1:8080/callback"
 
@@ -27,7 +36,13 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _check_symbols(mapping: dict[str, float]) -> dict[str, float]:
+Value = TypeVar("Value")
+# One trading day: [YYYY-MM-DD, open, high, low, close, volume], the columns of Kite's candles.
+# Strict numbers, so that a stray `true` is an error rather than a price of 1.
+DailyRow = tuple[date, StrictFloat, StrictFloat, StrictFloat, StrictFloat, StrictInt]
+
+
+def _check_symbols(mapping: dict[str, Value]) -> dict[str, Value]:
     clean = {}
     for symbol, value in mapping.items():
         name = str(symbol).strip().upper().removeprefix("NSE:")
@@ -45,6 +60,7 @@ class Rules(Strict):
     order_rate_limit: int = Field(10, ge=0, description="order requests per second per account; 0 = off")
     order_rate_limit_per_minute: int = Field(400, ge=0)
     quote_rate_limit: int = Field(1, ge=0)
+    historical_rate_limit: int = Field(3, ge=0, description="historical candle requests per second")
     api_rate_limit: int = Field(10, ge=0, description="every other endpoint, per second")
     funds_check: bool = True
     sale_proceeds: Literal["same_day", "block_20_percent"] = "same_day"
@@ -54,6 +70,7 @@ class Rules(Strict):
     default_circuit_percent: float = Field(20.0, gt=0, le=100)
     token_expiry: bool = True
     market_data: bool = True
+    historical_data: bool = True
     slippage_percent: float = Field(0.0, ge=0, lt=20)
     fill_polls: int = Field(1, ge=1, le=100, description="polls of the order book over which a MARKET order fills")
     request_token_ttl_seconds: int = Field(300, ge=1)
@@ -118,6 +135,7 @@ class AccountSeed(Strict):
 
 class AccountFile(AccountSeed):
     prices: dict[str, float] = {}
+    history: dict[str, list[DailyRow]] = {}
     circuits: dict[str, tuple[float, float]] = {}
     holidays: list[date] = []
     live_prices: bool = False
@@ -125,7 +143,7 @@ class AccountFile(AccountSeed):
     faults: list[Fault] = []
     accounts: list[AccountSeed] = []
 
-    _market_symbols = field_validator("prices", "circuits")(_check_symbols)
+    _market_symbols = field_validator("prices", "history", "circuits")(_check_symbols)
 
     @field_validator("prices")
     @classmethod
@@ -133,6 +151,29 @@ class AccountFile(AccountSeed):
         for symbol, price in value.items():
             if not math.isfinite(price) or price <= 0:
                 raise ValueError(f"{symbol}: a price must be a positive number")
+        return value
+
+    @field_validator("history")
+    @classmethod
+    def _sound_candles(cls, value: dict[str, list[DailyRow]]) -> dict[str, list[DailyRow]]:
+        for symbol, rows in value.items():
+            previous = None
+            for day, open_, high, low, close, volume in rows:
+                where = f"{symbol} {day}"
+                if previous is not None and day <= previous:
+                    raise ValueError(
+                        f"{where} comes after {previous}: list the days in increasing order, each day once"
+                    )
+                if not all(math.isfinite(price) and price > 0 for price in (open_, high, low, close)):
+                    raise ValueError(f"{where}: open, high, low and close must be positive numbers")
+                if not low <= min(open_, close) <= max(open_, close) <= high:
+                    raise ValueError(
+                        f"{where}: low {low} and high {high} must bound open {open_} and close {close}; "
+                        "the columns are [date, open, high, low, close, volume]"
+                    )
+                if volume < 0:
+                    raise ValueError(f"{where}: the volume cannot be negative")
+                previous = day
         return value
 
     @model_validator(mode="after")
@@ -161,9 +202,24 @@ class AccountFile(AccountSeed):
         return [first, *self.accounts]
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML's own loader, but an impossible unquoted date (2026-02-30) is reported with its line."""
+
+    def construct_yaml_timestamp(self, node: yaml.Node) -> object:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as error:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value} is not a date: {error}", node.start_mark
+            ) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
 def parse_account_file(text: str, source: str = "account file") -> AccountFile:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as error:
         raise AccountFileError(f"{source} is not valid YAML: {error}") from None
     if data is None:

@@ -154,6 +154,20 @@ def create_app(exchange: PaperExchange) -> FastAPI:
     app.get("/quote/ltp")(quote_route("ltp"))
     app.get("/quote/ohlc")(quote_route("ohlc"))
 
+    # Kite serves its instrument dump without a session: it is the same file for everyone.
+    @app.get("/instruments")
+    async def instruments() -> Response:
+        return Response(exchange.instruments(), media_type="text/csv")
+
+    @app.get("/instruments/{exchange_name}")
+    async def exchange_instruments(exchange_name: str) -> Response:
+        return Response(exchange.instruments(exchange_name), media_type="text/csv")
+
+    @app.get("/instruments/historical/{instrument_token}/{interval}")
+    async def historical(request: Request, instrument_token: str, interval: str) -> JSONResponse:
+        user(request, "historical")
+        return success(exchange.historical(instrument_token, interval, request.query_params))
+
     # -- orders -----------------------------------------------------------------------------
 
     def client_ip(request: Request) -> str | None:

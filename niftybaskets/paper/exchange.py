@@ -26,18 +26,20 @@ from niftybaskets.paper.account_file import AccountFile, Rules
 from niftybaskets.paper.errors import KiteError, input_error, token_error, too_many_requests
 from niftybaskets.paper.faults import FaultQueue
 from niftybaskets.paper.orders import OrderRequest, parse_order
-from niftybaskets.paper.payloads import DayTotals, stamp
+from niftybaskets.paper.payloads import TICK_SIZE, DayTotals, stamp
 from niftybaskets.paper.storage import Storage
 from niftybaskets.ratelimit import RateLimiter
 
 # Kite refreshes holdings (T1 moves, authorisations lapse) before 8 AM; tokens die near 6 AM.
 START_OF_DAY = clock_time(8, 0)
 TOKEN_EXPIRY = clock_time(6, 0)
-# Circuit bands are rounded to this tick; NSE's tick size varies with price, so fills and LIMIT
+# Circuit bands are rounded to TICK_SIZE; NSE's tick size varies with price, so fills and LIMIT
 # prices are only required to be whole paise.
-TICK = 0.05
 WAITING = ("OPEN", "AMO REQ RECEIVED")
 MAX_INSTRUMENTS = {"ltp": 1000, "ohlc": 1000, "quote": 500}
+# Kite's longest span of one historical request, per interval; only day candles are modelled.
+MAX_HISTORY_SPAN = {"day": timedelta(days=2000)}
+HISTORY_DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
 BLOCKED_SHARE_OLD_RULE = 0.2
 
 
@@ -52,7 +54,7 @@ PriceSource = Callable[[list[str]], dict[str, PriceQuote]]
 
 
 def to_tick(price: float) -> float:
-    return round(round(price / TICK) * TICK, 2)
+    return round(round(price / TICK_SIZE) * TICK_SIZE, 2)
 
 
 class PaperExchange:
@@ -94,6 +96,9 @@ class PaperExchange:
         self._roll_market(now)  # a saved market from an earlier day closes first: the file's prices are today's
         for symbol, price in setup.prices.items():
             self.storage.upsert_price(symbol, price, None, setup.circuits.get(symbol))
+        for symbol, rows in setup.history.items():
+            self.storage.replace_history(symbol, rows)
+        self._instruments()  # two symbols sharing a token stop the start, not a later request
         for seed in setup.all_accounts():
             fields = {
                 "user_id": seed.user_id,
@@ -241,6 +246,68 @@ class PaperExchange:
         with self._lock:
             return self.storage.symbols()
 
+    # -- instruments and history --------------------------------------------------------------
+
+    def _instruments(self) -> dict[int, str]:
+        """Every symbol with a price or daily history, by instrument token."""
+        by_token: dict[int, str] = {}
+        for symbol in sorted({*self.storage.symbols(), *self.storage.history_symbols()}):
+            token = payloads.instrument_token(symbol)
+            other = by_token.setdefault(token, symbol)
+            if other != symbol:
+                raise KiteError(
+                    500,
+                    "GeneralException",
+                    f"{other} and {symbol} would share instrument token {token}: the paper exchange derives "
+                    "tokens from symbols. Keep one of them out of the account file (and use a fresh --db file "
+                    "if the other is saved in this one).",
+                )
+        return by_token
+
+    def instruments(self, exchange: str | None = None) -> str:
+        """Kite's instrument dump (CSV): every stock and index the paper exchange knows, all on NSE."""
+        with self._lock:
+            symbols = list(self._instruments().values()) if exchange in (None, "NSE") else []
+        return payloads.instruments_csv(symbols)
+
+    def historical(self, token: str, interval: str, params: Mapping[str, str]) -> dict:
+        """Daily candles of one instrument from the account file's history, within [from, to] by date."""
+        if not self.rules.historical_data:
+            raise KiteError(403, "PermissionException", "Insufficient permission for that call.")
+        if interval not in MAX_HISTORY_SPAN:
+            raise input_error(f"invalid interval `{interval}`: the paper exchange serves interval `day` only.")
+        first, last = self._history_date(params, "from"), self._history_date(params, "to")
+        with_oi = self._flag(params, "oi")
+        self._flag(params, "continuous")  # continuous series are for futures; on NSE stocks it changes nothing
+        if first > last:
+            raise input_error(f"invalid date range: `from` ({params['from']}) is after `to` ({params['to']}).")
+        limit = MAX_HISTORY_SPAN[interval]
+        if last - first > limit:
+            raise input_error(f"interval exceeds max limit: {limit.days} days")
+        with self._lock:
+            symbol = self._instruments().get(int(token)) if token.isascii() and token.isdigit() else None
+            if symbol is None:
+                raise input_error("invalid token")
+            rows = self.storage.history(symbol, first.date(), last.date())
+        return {"candles": [payloads.candle(row, with_oi) for row in rows]}
+
+    @staticmethod
+    def _history_date(params: Mapping[str, str], name: str) -> datetime:
+        text = params.get(name, "").strip()
+        for layout in HISTORY_DATE_FORMATS:
+            try:
+                return datetime.strptime(text, layout)
+            except ValueError:
+                continue
+        raise input_error(f"invalid `{name}` date {text!r}: use yyyy-mm-dd hh:mm:ss.")
+
+    @staticmethod
+    def _flag(params: Mapping[str, str], name: str) -> bool:
+        value = params.get(name, "0")
+        if value not in ("0", "1"):
+            raise input_error(f"invalid `{name}` {value!r}: use 0 or 1.")
+        return value == "1"
+
     # -- login and sessions -------------------------------------------------------------------
 
     def login_redirect(self, api_key: str, redirect_params: str | None, user_id: str | None = None) -> str:
@@ -352,6 +419,8 @@ class PaperExchange:
             return [(self.rules.order_rate_limit, 1.0), (self.rules.order_rate_limit_per_minute, 60.0)]
         if bucket == "quote":
             return [(self.rules.quote_rate_limit, 1.0)]
+        if bucket == "historical":
+            return [(self.rules.historical_rate_limit, 1.0)]
         return [(self.rules.api_rate_limit, 1.0)]
 
     def _require_account(self, user_id: str) -> Mapping:

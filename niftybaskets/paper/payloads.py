@@ -6,8 +6,10 @@ use for (collateral, MTF, market depth) are present with zero values, as Kite se
 
 from __future__ import annotations
 
+import csv
+import io
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -44,8 +46,79 @@ def stamp(moment: datetime) -> str:
     return moment.astimezone(IST).strftime("%Y-%m-%d %H:%M:%S")
 
 
+# NSE equities' tick, as Kite's instrument dump lists it.
+TICK_SIZE = 0.05
+# Kite builds an instrument token as exchange_token * 256 + the segment's number: NSE equities
+# are segment 1 (INFY: 1594 * 256 + 1 = 408065), NSE indices segment 9 (NIFTY 50: 256265).
+SEGMENTS = {"NSE": 1, "INDICES": 9}
+# Exchange tokens below 2**24 keep instrument tokens within 32 bits, as Kite's are.
+EXCHANGE_TOKENS = 2**24 - 1
+INSTRUMENT_COLUMNS = (
+    "instrument_token",
+    "exchange_token",
+    "tradingsymbol",
+    "name",
+    "last_price",
+    "expiry",
+    "strike",
+    "tick_size",
+    "lot_size",
+    "instrument_type",
+    "segment",
+    "exchange",
+)
+
+
+def is_index(symbol: str) -> bool:
+    """Index tradingsymbols have spaces ("NIFTY 50"); NSE stock symbols never do."""
+    return " " in symbol
+
+
+def segment(symbol: str) -> str:
+    return "INDICES" if is_index(symbol) else "NSE"
+
+
+def exchange_token(symbol: str) -> int:
+    """A number from the exchange and the symbol alone, so it is the same after every restart."""
+    return 1 + zlib.crc32(f"NSE:{symbol}".encode()) % EXCHANGE_TOKENS
+
+
 def instrument_token(symbol: str) -> int:
-    return 100_000 + zlib.crc32(symbol.encode()) % 9_000_000
+    return exchange_token(symbol) * 256 + SEGMENTS[segment(symbol)]
+
+
+def instruments_csv(symbols: Iterable[str]) -> str:
+    """Kite's instrument dump for these symbols. Like Kite's, last_price is not live (0.0); the
+    company name is not known here, so `name` repeats the symbol."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(INSTRUMENT_COLUMNS)
+    for symbol in sorted(symbols, key=lambda name: (segment(name), name)):
+        index = is_index(symbol)
+        writer.writerow(
+            (
+                instrument_token(symbol),
+                exchange_token(symbol),
+                symbol,
+                symbol,
+                0.0,
+                "",
+                0.0,
+                0.0 if index else TICK_SIZE,
+                0 if index else 1,
+                "EQ",
+                segment(symbol),
+                "NSE",
+            )
+        )
+    return out.getvalue()
+
+
+def candle(row: Mapping, with_oi: bool) -> list:
+    """One day of /instruments/historical: [timestamp, open, high, low, close, volume(, oi)]."""
+    stamp_of_day = f"{row['day']}T00:00:00+0530"
+    values = [stamp_of_day, row["open"], row["high"], row["low"], row["close"], row["volume"]]
+    return [*values, 0] if with_oi else values
 
 
 def money(value: float) -> float:

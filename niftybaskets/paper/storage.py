@@ -9,9 +9,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
-
-SCHEMA_VERSION = 1
 
 SCHEMA = """
 CREATE TABLE accounts (
@@ -110,6 +109,25 @@ CREATE TABLE request_tokens (
 );
 """
 
+# Daily candles, kept like prices: a restart keeps them, and the account file's rows for a symbol
+# replace that symbol's saved ones.
+HISTORY = """
+CREATE TABLE history (
+    symbol TEXT NOT NULL,
+    day TEXT NOT NULL,
+    open REAL NOT NULL,
+    high REAL NOT NULL,
+    low REAL NOT NULL,
+    close REAL NOT NULL,
+    volume INTEGER NOT NULL,
+    PRIMARY KEY (symbol, day)
+);
+"""
+
+# Version N of a database has run the first N scripts; an older file is brought up to date in place.
+MIGRATIONS = (SCHEMA, HISTORY)
+SCHEMA_VERSION = len(MIGRATIONS)
+
 
 class Storage:
     """A SQLite connection shared by the exchange's threads; the exchange serialises access."""
@@ -129,12 +147,13 @@ class Storage:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version == SCHEMA_VERSION:
             return
-        if version != 0:
+        if version > SCHEMA_VERSION:
             raise RuntimeError(
                 f"{self.path} holds paper-exchange schema version {version}, this program knows "
                 f"{SCHEMA_VERSION}; start with --reset or another --db file"
             )
-        self.db.executescript(f"BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        scripts = " ".join(MIGRATIONS[version:])
+        self.db.executescript(f"BEGIN; {scripts} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -194,6 +213,22 @@ class Storage:
 
     def symbols(self) -> list[str]:
         return [row[0] for row in self.db.execute("SELECT symbol FROM prices ORDER BY symbol")]
+
+    def history_symbols(self) -> list[str]:
+        return [row[0] for row in self.db.execute("SELECT DISTINCT symbol FROM history ORDER BY symbol")]
+
+    def replace_history(self, symbol: str, rows: Iterable[tuple[date, float, float, float, float, int]]) -> None:
+        self.db.execute("DELETE FROM history WHERE symbol = ?", (symbol,))
+        self.db.executemany(
+            "INSERT INTO history (symbol, day, open, high, low, close, volume) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(symbol, day.isoformat(), *candle) for day, *candle in rows],
+        )
+
+    def history(self, symbol: str, first: date, last: date) -> list[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT * FROM history WHERE symbol = ? AND day BETWEEN ? AND ? ORDER BY day",
+            (symbol, first.isoformat(), last.isoformat()),
+        ).fetchall()
 
     # -- accounts -----------------------------------------------------------------------------
 

@@ -7,6 +7,8 @@ cookies) and that send a browser's headers with a matching Referer.
 from __future__ import annotations
 
 import threading
+from datetime import date, datetime
+from typing import Any
 from urllib.parse import quote
 
 import requests
@@ -22,8 +24,23 @@ BROWSER_HEADERS = {
 }
 
 
+# NSE's history pages. The equity route moved from /api/historical/cm/equity in 2026; the answer
+# kept its shape.
+EQUITY_HISTORY = "/api/historicalOR/cm/equity"
+INDEX_HISTORY = "/api/historical/indicesHistory"
+CORPORATE_ACTIONS = "/api/corporates-corporateActions"
+EQUITY_HISTORY_PAGE = "/report-detail/eq_security"
+INDEX_HISTORY_PAGE = "/reports-indices-historical-index-data"
+CORPORATE_ACTIONS_PAGE = "/companies-listing/corporate-filings-actions"
+NSE_DATE = "%d-%m-%Y"
+
+
 class NseError(RuntimeError):
     """NSE did not answer with data; the message says what to try."""
+
+
+class NseNotFound(NseError):
+    """NSE answered, but has nothing for that symbol."""
 
 
 class NseClient:
@@ -35,11 +52,11 @@ class NseClient:
         self._warmed_up: set[str] = set()
         self._lock = threading.Lock()  # one requests.Session, shared by the refresher and requests
 
-    def _get_json(self, path: str, referer_path: str) -> dict:
+    def _get_json(self, path: str, referer_path: str) -> Any:
         with self._lock:
             return self._get_json_unlocked(path, referer_path)
 
-    def _get_json_unlocked(self, path: str, referer_path: str) -> dict:
+    def _get_json_unlocked(self, path: str, referer_path: str) -> Any:
         referer = f"{self.base_url}{referer_path}"
         for attempt in range(2):
             if referer not in self._warmed_up or attempt:
@@ -49,6 +66,8 @@ class NseClient:
             if response.status_code in (401, 403) and attempt == 0:
                 continue  # the cookies went stale: load the page again
             break
+        if response.status_code == 404:
+            raise NseNotFound(f"NSE has nothing at {path}")
         if response.status_code != 200:
             raise NseError(
                 f"NSE answered HTTP {response.status_code} for {path}; open {referer} in a browser, then retry"
@@ -75,6 +94,66 @@ class NseClient:
         # A stock without a last price (suspended) cannot be forecast against it.
         stocks = [constituent(row) for row in rows if row.get("priority", 0) == 0]
         return [stock for stock in stocks if stock["last_price"] > 0]
+
+    def equity_history(self, symbol: str, first: date, last: date) -> list[dict]:
+        """Daily rows {day, open, close, previous_close} of the stock's EQ series, as traded (not
+        adjusted for splits or bonuses)."""
+        data = self._get_json(
+            f"{EQUITY_HISTORY}?symbol={quote(symbol, safe='')}&series=[%22EQ%22]"
+            f"&from={first:{NSE_DATE}}&to={last:{NSE_DATE}}",
+            EQUITY_HISTORY_PAGE,
+        )
+        rows = []
+        for row in data.get("data") or []:
+            try:
+                day = date.fromisoformat(str(row["CH_TIMESTAMP"])[:10])
+            except (KeyError, ValueError):
+                continue
+            rows.append(
+                {
+                    "day": day,
+                    "open": _number(row.get("CH_OPENING_PRICE")),
+                    "close": _number(row.get("CH_CLOSING_PRICE")),
+                    "previous_close": _number(row.get("CH_PREVIOUS_CLS_PRICE")),
+                }
+            )
+        return rows
+
+    def index_history(self, index: str, first: date, last: date) -> list[dict]:
+        """Daily rows {day, open, close} of an index (NSE's name, e.g. NIFTY SMALLCAP 250)."""
+        data = self._get_json(
+            f"{INDEX_HISTORY}?indexType={quote(index, safe='')}&from={first:{NSE_DATE}}&to={last:{NSE_DATE}}",
+            INDEX_HISTORY_PAGE,
+        )
+        records = (data.get("data") or {}).get("indexCloseOnlineRecords") or []
+        rows = []
+        for row in records:
+            try:
+                day = datetime.strptime(str(row["EOD_TIMESTAMP"]), "%d-%b-%Y").date()
+            except (KeyError, ValueError):
+                continue
+            rows.append(
+                {
+                    "day": day,
+                    "open": _number(row.get("EOD_OPEN_INDEX_VAL")),
+                    "close": _number(row.get("EOD_CLOSE_INDEX_VAL")),
+                }
+            )
+        return rows
+
+    def corporate_actions(self, symbol: str) -> list[dict]:
+        """The stock's corporate actions {ex_date, subject} as NSE lists them (past and announced)."""
+        data = self._get_json(
+            f"{CORPORATE_ACTIONS}?index=equities&symbol={quote(symbol, safe='')}", CORPORATE_ACTIONS_PAGE
+        )
+        actions = []
+        for row in data if isinstance(data, list) else data.get("data") or []:
+            try:
+                ex_date = datetime.strptime(str(row["exDate"]), "%d-%b-%Y").date()
+            except (KeyError, ValueError):
+                continue  # "-" for actions without an ex-date
+            actions.append({"ex_date": ex_date, "subject": str(row.get("subject") or "")})
+        return actions
 
 
 def _number(value: object) -> float | None:

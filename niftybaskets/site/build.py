@@ -22,6 +22,7 @@ a { color: #0969da; overflow-wrap: anywhere; }
 table { border-collapse: collapse; display: block; overflow-x: auto; max-width: 100%; }
 th, td { border: 1px solid #d0d7de; padding: 0.35rem 0.6rem; text-align: left; vertical-align: top; }
 th { background: #f6f8fa; }
+img { max-width: 100%; height: auto; }
 nav { font-size: 0.9rem; margin-bottom: 1rem; }
 footer { margin-top: 3rem; font-size: 0.8rem; color: #59636e; }
 @media (max-width: 40rem) { body { padding: 0.6rem; } th, td { padding: 0.25rem 0.4rem; } }

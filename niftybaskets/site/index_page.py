@@ -7,6 +7,7 @@ running the update twice changes nothing and never duplicates a line.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from niftybaskets.site.baskets import Published, parse_stem
@@ -29,7 +30,16 @@ def line(basket: Published) -> str:
     return f"- [{basket.index}, {basket.created:%d %b %Y %H:%M} IST, {basket.k} of {basket.n}]({basket.page})"
 
 
-def render_lists(baskets: list[Published]) -> str:
+def ledgers(docs: Path) -> list[tuple[str, str]]:
+    """(index, page path from docs/ without `.md`) of each scored ledger page in docs/performance."""
+    found = []
+    for page in sorted((docs / "performance").glob("*.md")):
+        heading = page.read_text(encoding="utf-8").partition("\n")[0]
+        found.append((heading.removeprefix("# Scored ledger: ").strip(), f"performance/{page.stem}"))
+    return found
+
+
+def render_lists(baskets: list[Published], scored: Sequence[tuple[str, str]] = ()) -> str:
     latest: dict[str, Published] = {}
     for basket in baskets:
         latest.setdefault(basket.index, basket)
@@ -38,6 +48,9 @@ def render_lists(baskets: list[Published]) -> str:
     parts = [START, "## Latest baskets", "", *(line(b) for b in newest)]
     if not newest:
         parts.append("None yet: the research workflow publishes the first one.")
+    if scored:
+        parts += ["", "## Scored ledger", "", "How every basket did against the index, after costs:", ""]
+        parts += [f"- [{index}]({page})" for index, page in scored]
     if history:
         parts += ["", "## History", "", *(line(b) for b in history)]
     return "\n".join([*parts, END])
@@ -46,7 +59,7 @@ def render_lists(baskets: list[Published]) -> str:
 def update_index(docs: Path) -> Path:
     path = docs / "index.md"
     text = path.read_text(encoding="utf-8") if path.exists() else HEADER
-    lists = render_lists(published(docs))
+    lists = render_lists(published(docs), ledgers(docs))
     pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.DOTALL)
     text = pattern.sub(lambda _: lists, text) if pattern.search(text) else text.rstrip() + "\n\n" + lists + "\n"
     path.write_text(text, encoding="utf-8")

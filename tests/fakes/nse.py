@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from datetime import date, datetime
+
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from niftybaskets.research.nse import (
+    CORPORATE_ACTIONS,
+    CORPORATE_ACTIONS_PAGE,
+    EQUITY_HISTORY,
+    EQUITY_HISTORY_PAGE,
+    INDEX_HISTORY,
+    INDEX_HISTORY_PAGE,
+)
+
 COOKIE = "nsit"
+NSE_DAY = "%d-%m-%Y"
 
 
 def quote_payload(symbol: str, last: float, previous_close: float, lower: str, upper: str) -> dict:
@@ -43,13 +55,60 @@ def index_row(symbol: str, last: float, industry: str = "Capital Goods", priorit
     }
 
 
+def equity_row(symbol: str, day: date, open_: float, close: float, previous_close: float) -> dict:
+    """One row of NSE's equity history answer, in NSE's field names and types."""
+    return {
+        "_id": f"{symbol}-{day}",
+        "CH_SYMBOL": symbol,
+        "CH_SERIES": "EQ",
+        "CH_MARKET_TYPE": "N",
+        "CH_TIMESTAMP": day.isoformat(),
+        "TIMESTAMP": f"{day.isoformat()}T18:30:00.000Z",
+        "CH_OPENING_PRICE": open_,
+        "CH_TRADE_HIGH_PRICE": max(open_, close),
+        "CH_TRADE_LOW_PRICE": min(open_, close),
+        "CH_CLOSING_PRICE": close,
+        "CH_LAST_TRADED_PRICE": close,
+        "CH_PREVIOUS_CLS_PRICE": previous_close,
+        "CH_TOT_TRADED_QTY": 100000,
+        "CH_TOT_TRADED_VAL": 100000 * close,
+    }
+
+
+def index_history_row(index: str, day: date, open_: float, close: float) -> dict:
+    """One row of NSE's index history answer (`indexCloseOnlineRecords`)."""
+    return {
+        "_id": f"{index}-{day}",
+        "EOD_INDEX_NAME": index,
+        "EOD_OPEN_INDEX_VAL": open_,
+        "EOD_HIGH_INDEX_VAL": max(open_, close),
+        "EOD_LOW_INDEX_VAL": min(open_, close),
+        "EOD_CLOSE_INDEX_VAL": close,
+        "EOD_TIMESTAMP": f"{day:%d-%b-%Y}".upper(),
+        "TIMESTAMP": f"{day.isoformat()}T18:30:00.000Z",
+    }
+
+
 class FakeNse:
     def __init__(self) -> None:
         self.quotes: dict[str, dict] = {}
         self.indices: dict[str, list[dict]] = {}
+        # Daily history: symbol -> day -> (open, close, NSE's previous close); index -> day -> (open, close).
+        self.stock_history: dict[str, dict[date, tuple[float, float, float]]] = {}
+        self.index_history: dict[str, dict[date, tuple[float, float]]] = {}
+        self.actions: dict[str, list[tuple[str, str]]] = {}  # symbol -> (exDate as NSE writes it, subject)
         self.api_calls: list[str] = []
+        self.history_calls: list[tuple[str, str, date, date]] = []  # (what, symbol, from, to)
         self.failing = False
+        self.blocking_history = False  # 403 for history, as NSE answers clients it has blocked
         self.app = self._build()
+
+    def _history_refused(self, request: Request) -> JSONResponse | None:
+        if self.blocking_history:
+            return JSONResponse({"message": "Access Denied"}, status_code=403)
+        if request.cookies.get(COOKIE) != "session-cookie" or not request.headers.get("referer"):
+            return JSONResponse({}, status_code=401)
+        return None
 
     def _build(self) -> FastAPI:
         app = FastAPI()
@@ -60,6 +119,9 @@ class FakeNse:
             response.set_cookie(COOKIE, "session-cookie")
             return response
 
+        @app.get(EQUITY_HISTORY_PAGE, response_class=HTMLResponse)
+        @app.get(INDEX_HISTORY_PAGE, response_class=HTMLResponse)
+        @app.get(CORPORATE_ACTIONS_PAGE, response_class=HTMLResponse)
         @app.get("/market-data/live-equity-market", response_class=HTMLResponse)
         async def index_page() -> HTMLResponse:
             response = HTMLResponse("<html>index page</html>")
@@ -88,5 +150,52 @@ class FakeNse:
             if symbol not in self.quotes:
                 return JSONResponse({"error": "symbol not found"}, status_code=404)
             return JSONResponse(self.quotes[symbol])
+
+        @app.get(EQUITY_HISTORY)
+        async def equity_history(
+            request: Request, symbol: str, series: str, from_: str = Query(alias="from"), to: str = Query()
+        ) -> JSONResponse:
+            refused = self._history_refused(request)
+            if refused:
+                return refused
+            first, last = datetime.strptime(from_, NSE_DAY).date(), datetime.strptime(to, NSE_DAY).date()
+            self.history_calls.append(("equity", symbol, first, last))
+            days = self.stock_history.get(symbol, {})
+            rows = [
+                equity_row(symbol, day, *days[day])
+                for day in sorted(days, reverse=True)  # NSE sends the newest first
+                if first <= day <= last and series == '["EQ"]'
+            ]
+            return JSONResponse({"data": rows, "meta": {"series": ["EQ"], "fromDate": from_, "toDate": to}})
+
+        @app.get(INDEX_HISTORY)
+        async def index_history(
+            request: Request, indexType: str, from_: str = Query(alias="from"), to: str = Query()
+        ) -> JSONResponse:
+            refused = self._history_refused(request)
+            if refused:
+                return refused
+            first, last = datetime.strptime(from_, NSE_DAY).date(), datetime.strptime(to, NSE_DAY).date()
+            self.history_calls.append(("index", indexType, first, last))
+            days = self.index_history.get(indexType, {})
+            rows = [
+                index_history_row(indexType, day, *days[day])
+                for day in sorted(days, reverse=True)
+                if first <= day <= last
+            ]
+            return JSONResponse({"data": {"indexCloseOnlineRecords": rows, "indexTurnoverRecords": []}})
+
+        @app.get(CORPORATE_ACTIONS)
+        async def corporate_actions(request: Request, index: str, symbol: str) -> JSONResponse:
+            refused = self._history_refused(request)
+            if refused:
+                return refused
+            self.history_calls.append(("actions", symbol, date.min, date.max))
+            return JSONResponse(
+                [
+                    {"symbol": symbol, "series": "EQ", "subject": subject, "exDate": ex_date, "recDate": ex_date}
+                    for ex_date, subject in self.actions.get(symbol, [])
+                ]
+            )
 
         return app

@@ -4,7 +4,9 @@ The mocks live in ../shared/kite-mocks (zerodha/kiteconnect-mocks); where that f
 as on a user's clone, these tests skip.
 """
 
+import csv
 import hashlib
+import io
 import json
 from pathlib import Path
 
@@ -147,6 +149,21 @@ def test_session_endpoints_match_kite_shapes(paper):
         paper, "DELETE", "/session/token", params={"api_key": "paperkey", "access_token": session["access_token"]}
     )
     assert shape_errors(logout, mock("session_logout")) == []
+
+
+def test_the_instrument_list_matches_kites_csv(make_paper):
+    paper = make_paper(history={"NIFTY 50": [["2026-11-20", 10.0, 12.0, 9.0, 11.0, 0]]})
+    ours = requests.get(f"{paper.url}/instruments/NSE", timeout=5).text
+    theirs = (MOCKS / "instruments_nse.csv").read_text()
+    assert ours.splitlines()[0] == theirs.splitlines()[0]
+    kite_stock = next(csv.DictReader(io.StringIO(theirs)))
+    rows = {row["tradingsymbol"]: row for row in csv.DictReader(io.StringIO(ours))}
+    for column in ("last_price", "expiry", "strike", "tick_size", "lot_size", "instrument_type", "segment", "exchange"):
+        assert rows["SBIN"][column] == kite_stock[column], column
+    # Kite's tokens carry the exchange token and, in the lowest byte, the segment (NSE equities: 1).
+    for row in [*csv.DictReader(io.StringIO(theirs)), rows["SBIN"]]:
+        assert int(row["instrument_token"]) == int(row["exchange_token"]) * 256 + 1
+    assert int(rows["NIFTY 50"]["instrument_token"]) % 256 == 9  # NSE indices, as NIFTY 50's 256265
 
 
 def test_the_shape_check_catches_differences():

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,6 +24,13 @@ PHONE_FRAME = "/phone/"
 MEASURE = (
     b"<script>Object.assign(window.parent.document.documentElement.dataset,"
     b" {viewportWidth: window.innerWidth, pageWidth: document.documentElement.scrollWidth});</script>"
+)
+# Once the page has loaded, its <html> element lists the images that did not load (or were empty).
+IMAGES = (
+    b"<script>addEventListener('load', () => Object.assign(document.documentElement.dataset, {"
+    b" images: document.images.length, brokenImages: JSON.stringify([...document.images]"
+    b".filter(image => !image.complete || image.naturalWidth === 0).map(image => image.getAttribute('src')))"
+    b"}));</script>"
 )
 
 
@@ -58,17 +66,15 @@ class PagesHandler(SimpleHTTPRequestHandler):
             local = os.path.join(local, "index.html")
         if not (local.endswith(".html") and os.path.isfile(local)):
             return super().do_GET()
-        return self.send_html(Path(local).read_bytes().replace(b"</body>", MEASURE + b"</body>"))
+        return self.send_html(Path(local).read_bytes().replace(b"</body>", MEASURE + IMAGES + b"</body>"))
 
     def log_message(self, format: str, *args: object) -> None:
         pass
 
 
-@pytest.fixture
-def site(sample, tmp_path) -> Iterator[str]:
-    """The sample docs built and served on an ephemeral loopback port: the site's root URL."""
-    out = tmp_path / "_site"
-    build_site(sample.docs, out)
+@contextmanager
+def served(out: Path) -> Iterator[str]:
+    """A built site served the way GitHub Pages serves it, on an ephemeral loopback port: its root URL."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(PagesHandler, directory=str(out)))
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -79,6 +85,15 @@ def site(sample, tmp_path) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def site(sample, tmp_path) -> Iterator[str]:
+    """The sample docs built and served: the site's root URL."""
+    out = tmp_path / "_site"
+    build_site(sample.docs, out)
+    with served(out) as url:
+        yield url
 
 
 def dom_of(url: str, profiles: Path) -> str:

@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet
 from niftybaskets.encryption import read_artifact
 from niftybaskets.site.baskets import write_basket
 from niftybaskets.site.index_page import update_index
+from niftybaskets.site.performance import slug
 from tests.fakes.github import Dispatch
 from tests.site.conftest import POOL, november
 from tests.workflows.conftest import BOT, git
@@ -85,13 +86,17 @@ def test_research_publishes_the_basket_deploys_the_site_and_a_paper_rebalance_tr
     assert "Selected Stocks and Weights" in job.summary
     research_log = job.artifacts["research-logs"][f"4242_{index.replace(' ', '_')}_research.log"].decode()
     assert "Research pass 1 of 2" in research_log and "Research pass 2 of 2" in research_log
-    assert {f"4242_{index.replace(' ', '_')}_{step}.log" for step in ("portfolio", "publish", "site")} <= set(
+    ledger = scratch.remote_git("show", f"main:docs/performance/{slug(index)}.md")
+    assert "| Baskets scored | 0 of 1 (1 open, 0 with prices missing) |" in ledger  # committed with the basket
+    assert f"- [{index}](performance/{slug(index)})" in scratch.remote_git("show", "main:docs/index.md")
+    assert {f"4242_{index.replace(' ', '_')}_{step}.log" for step in ("portfolio", "score", "publish", "site")} <= set(
         job.artifacts["research-logs"]
     )
     assert "key-one" not in job.log
     [site] = research.pages
     assert f"baskets/{quote(stem)}" in (site / "index.html").read_text()
     assert (site / "baskets" / f"{stem}.html").is_file()
+    assert (site / "performance" / f"{slug(index)}.html").is_file()
 
     needs = {"research": {"outputs": job.outputs}}
     deploy = research.run_job(scratch.checkout / WORKFLOWS / "research.yml", "deploy")

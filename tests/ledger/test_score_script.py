@@ -1,0 +1,115 @@
+"""scripts/score_ledger.py as a user runs it: against the fake NSE, with the exit codes the README gives."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.ledger.conftest import INDEX
+from tests.workflows.runner import clean_environment
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def score_ledger(world, *args: str, **settings: str) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "DOCS_DIR": str(world.docs),
+        "DATA_DIR": str(world.data),
+        "NSE_BASE_URL": world.url,
+        **settings,
+    }
+    return subprocess.run(
+        [sys.executable, str(REPOSITORY / "scripts" / "score_ledger.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=REPOSITORY,
+    )
+
+
+def test_score_ledger_writes_the_page_then_finds_nothing_new(world):
+    result = score_ledger(world, "--index", INDEX)
+    assert result.returncode == 0, result.stderr
+    assert "NIFTY SMALLCAP 250: 3 baskets, 2 scored; ₹1 lakh following them is ₹1,09,325" in result.stdout
+    assert "Updated 8 files" in result.stdout
+    assert (world.docs / "performance" / "nifty-smallcap-250.md").is_file()
+    tree = world.tree()
+
+    again = score_ledger(world)
+    assert again.returncode == 0, again.stderr
+    assert "Asked nse 0 times" in again.stdout
+    assert "Nothing changed: the published ledger is up to date." in again.stdout
+    assert world.tree() == tree
+
+    closes = score_ledger(world, "--index", INDEX, "--entry", "close")
+    assert closes.returncode == 0, closes.stderr
+    ledger = json.loads((world.docs / "performance" / "nifty-smallcap-250.json").read_text())
+    assert {basket["bought"]["at"] for basket in ledger["baskets"]} == {"close"}
+
+
+def test_an_index_without_baskets_exits_2_naming_the_ones_there_are(world):
+    result = score_ledger(world, "--index", "NIFTY 50")
+    assert result.returncode == 2
+    assert "no published baskets for NIFTY 50" in result.stderr and INDEX in result.stderr
+    assert not (world.docs / "performance").exists()
+
+
+def test_a_bad_option_exits_2(world):
+    result = score_ledger(world, "--source", "yahoo")
+    assert result.returncode == 2
+    assert "invalid choice: 'yahoo'" in result.stderr
+
+
+def test_nse_refusing_exits_1_with_what_to_do_and_no_traceback(world):
+    world.nse.blocking_history = True
+    before = world.tree()
+    result = score_ledger(world)
+    assert result.returncode == 1
+    assert "NSE did not send the prices of" in result.stderr and "run the scorer again later" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert world.tree() == before
+
+
+def test_kite_prices_without_the_app_key_exit_2_with_how_to_set_it(world):
+    result = score_ledger(world, "--source", "kite", KITE_API_KEY="")
+    assert result.returncode == 2
+    assert "KITE_API_KEY is not set" in result.stderr
+
+
+def pipeline_score(world, tmp_path) -> tuple[subprocess.CompletedProcess, Path]:
+    summary = tmp_path / "summary.md"
+    env = {
+        **clean_environment(),
+        "DOCS_DIR": str(world.docs),
+        "DATA_DIR": str(world.data),
+        "NSE_BASE_URL": world.url,
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_STEP_SUMMARY": str(summary),
+    }
+    done = subprocess.run(
+        [sys.executable, "scripts/pipeline.py", "score"],
+        cwd=REPOSITORY,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done, summary
+
+
+def test_the_workflow_step_scores_and_a_refusing_nse_is_a_warning_not_a_failure(world, tmp_path):
+    done, summary = pipeline_score(world, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (world.docs / "performance" / "nifty-smallcap-250.md").is_file()
+    assert not summary.exists()
+
+    world.nse.blocking_history = True
+    (world.data / "niftybaskets.sqlite").unlink()
+    done, summary = pipeline_score(world, tmp_path)
+    assert done.returncode == 0
+    assert "::warning::The scored ledger was not updated: score_ledger.py exited 1" in done.stdout
+    assert "NSE did not send" in done.stderr
+    assert "**Warning:** The scored ledger was not updated" in summary.read_text()
