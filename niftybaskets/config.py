@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     def store_path(self) -> Path:
         return self.data_dir / "niftybaskets.sqlite"
 
+    @property
+    def prices_path(self) -> Path:
+        """The scored ledger's price cache: a file of its own, so it can travel between workflow runs
+        without the store's tokens and Gemini answers."""
+        return self.data_dir / "prices.sqlite"
+
     def require(self, *names: str) -> None:
         """Raise ConfigError naming each required setting that is empty, and how to set it."""
         missing = []

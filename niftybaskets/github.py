@@ -17,6 +17,8 @@ from niftybaskets.config import ConfigError, Settings
 TOKEN_WORKFLOW = "kite-token.yml"  # noqa: S105 - names, not secrets
 TOKEN_ARTIFACT = "kite-token"  # noqa: S105
 TOKEN_FILE_NAME = "kite-token.json"  # noqa: S105
+RESEARCH_WORKFLOW = "research.yml"
+PRICE_CACHE_ARTIFACT = "price-cache"
 REMOTE = re.compile(r"github\.com[:/](?P<repository>[\w.-]+/[\w.-]+?)(?:\.git)?/?$")
 
 
@@ -97,23 +99,28 @@ class GitHub:
         url = self._repo_url(f"/actions/workflows/{workflow}/dispatches")
         self._call("POST", url, f"run {workflow} in {self.repository}", json={"ref": ref, "inputs": inputs})
 
-    def latest_artifact(self, workflow: str, name: str, branch: str) -> dict | None:
-        """The artifact `name` of the newest successful run of `workflow` that someone with write
-        access started by hand or through the API (workflow_dispatch) on `branch`, or None.
+    def latest_artifact(
+        self, workflow: str, name: str, branch: str, events: tuple[str, ...] = ("workflow_dispatch",)
+    ) -> dict | None:
+        """The artifact `name` of the newest successful run of `workflow` on `branch` that was started
+        by one of `events` (by default by hand or through the API: someone with write access), or None.
 
-        Nothing else counts: a pull request's run, even of a copy of `workflow` it edited, can
-        upload an artifact of any name.
+        A pull request's run never counts: even of a copy of `workflow` it edited, it can upload an
+        artifact of any name.
         """
-        runs = self._call(
-            "GET",
-            self._repo_url(f"/actions/workflows/{workflow}/runs"),
-            f"list the runs of {workflow}",
-            params={"status": "success", "event": "workflow_dispatch", "branch": branch, "per_page": 10},
-        ).json()
+        runs = []
+        for event in events:
+            answer = self._call(
+                "GET",
+                self._repo_url(f"/actions/workflows/{workflow}/runs"),
+                f"list the runs of {workflow}",
+                params={"status": "success", "event": event, "branch": branch, "per_page": 10},
+            ).json()
+            runs += answer.get("workflow_runs", [])
         trusted = [
             run
-            for run in runs.get("workflow_runs", [])
-            if run.get("event") == "workflow_dispatch"
+            for run in runs
+            if run.get("event") in events
             and run.get("head_branch") == branch
             and (run.get("head_repository") or {}).get("full_name") == self.repository
         ]

@@ -6,7 +6,7 @@ run.sh exports the same names, so a step behaves the same on a laptop and in Git
   INDEX, PASSES, WORKERS, TOP_N, BASKET_K    research and portfolio
   BASKET, MODE, START, TARGET_DEFICIT, MIN_ORDER_VALUE, QUIET, REPORT_JSON    rebalance
   KITE_TOKEN_FILE, TOKEN_FILE_TEXT    the rebalance job's Kite token
-  GITHUB_REF_NAME    the branch a dispatched workflow runs on (GitHub's API settings are in Settings)
+  GITHUB_REF_NAME    the branch the workflow runs on, whose artifacts count (GitHub's API: Settings)
   GITHUB_OUTPUT, GITHUB_STEP_SUMMARY    what GitHub Actions reads back
 
 Steps run from the repository's root (run.sh and the workflows start there): its scripts, its git
@@ -16,6 +16,7 @@ checkout and its docs/ are the ones used.
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -25,18 +26,28 @@ from pathlib import Path
 from niftybaskets.actions import add_summary, in_actions, set_output
 from niftybaskets.config import Settings
 from niftybaskets.encryption import ARTIFACT_MAX_BYTES, ArtifactError, parse_artifact, write_artifact
-from niftybaskets.github import TOKEN_ARTIFACT, TOKEN_FILE_NAME, TOKEN_WORKFLOW, GitHub, GitHubError
+from niftybaskets.github import (
+    PRICE_CACHE_ARTIFACT,
+    RESEARCH_WORKFLOW,
+    TOKEN_ARTIFACT,
+    TOKEN_FILE_NAME,
+    TOKEN_WORKFLOW,
+    GitHub,
+    GitHubError,
+)
 from niftybaskets.kite.sessions import LOGIN_COMMAND
 from niftybaskets.market import Clock, NseCalendar, system_clock, wait_for_order_window
 from niftybaskets.site.baskets import Published
 from niftybaskets.site.build import build_site
 from niftybaskets.site.index_page import published
+from niftybaskets.store import Store
 
 DEFAULT_INDEX = "NIFTY SMALLCAP 250"
 MODES = ("dry-run", "live", "paper")
 LOGIN_AND_PUSH = f"{LOGIN_COMMAND} --push"
 BOT = "github-actions[bot]"
 BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
+PRICE_CACHE_MAX_BYTES = 500_000_000
 
 
 class StepError(RuntimeError):
@@ -95,6 +106,38 @@ def portfolio(env: Mapping[str, str], settings: Settings) -> int:
     set_output("basket", str(path), env)
     add_summary((settings.docs_dir / "baskets" / f"{basket.stem}.md").read_text(encoding="utf-8"), env)
     say(f"The new basket: {path}")
+    return 0
+
+
+def restore_prices(env: Mapping[str, str], settings: Settings) -> int:
+    """The research workflow's price cache, from its newest successful scheduled or dispatched run,
+    so the score step asks NSE only for new days. Without one, the score step asks for every price."""
+    target = settings.prices_path
+    if target.exists():
+        say(f"Using the price cache on this machine: {target}")
+        return 0
+    branch = setting(env, "GITHUB_REF_NAME", "main")
+    try:
+        client = GitHub.from_settings(settings, Path.cwd())
+        artifact = client.latest_artifact(
+            RESEARCH_WORKFLOW, PRICE_CACHE_ARTIFACT, branch, events=("schedule", "workflow_dispatch")
+        )
+        content = client.download_file(artifact, target.name, PRICE_CACHE_MAX_BYTES) if artifact else None
+    except GitHubError as error:
+        say(f"warning: no price cache ({error}); the score step asks NSE for every price.")
+        return 0
+    if content is None:
+        say("No price cache from an earlier research run: the score step asks NSE for every price.")
+        return 0
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(content)
+    try:
+        Store(target).close()  # an SQLite file this code can open and migrate, or none
+    except (sqlite3.DatabaseError, RuntimeError) as error:
+        target.unlink()
+        say(f"warning: the price cache of the last run is unusable ({error}); the score step asks NSE for every price.")
+        return 0
+    say(f"Restored the price cache of the last research run ({len(content):,} bytes).")
     return 0
 
 
@@ -275,6 +318,7 @@ def demo(settings: Settings) -> int:
 STEPS = (
     "research",
     "portfolio",
+    "restore-prices",
     "score",
     "publish",
     "site",
@@ -291,6 +335,7 @@ def run_step(name: str, settings: Settings, env: Mapping[str, str] = os.environ)
     actions = {
         "research": lambda: research(env),
         "portfolio": lambda: portfolio(env, settings),
+        "restore-prices": lambda: restore_prices(env, settings),
         "score": lambda: score(env),
         "publish": lambda: publish(env, settings),
         "site": lambda: site(settings),

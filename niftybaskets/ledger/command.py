@@ -82,11 +82,11 @@ def score(
         raise LedgerError(f"no published baskets{where} in {docs / 'baskets'}.{hint}")
     calendar = NseCalendar(settings.nse_extra_holidays)
     now = clock()
-    store = Store(settings.store_path)
+    store, prices_store = Store(settings.store_path), Store(settings.prices_path)
     changed: list[Path] = []
     try:
         source = history_source or price_source(settings, store, request.source, console.print)
-        history = PriceHistory(store, source, clock)
+        history = PriceHistory(prices_store, source, clock)
         for index in sorted({b.index for b in baskets}):
             of_index = [b for b in baskets if b.index == index]
             needs = price_needs(of_index, calendar, now)
@@ -100,9 +100,10 @@ def score(
             index_problems = [p for p in problems if p.startswith(f"{index}__")]
             changed += write_performance(docs, ledger, source.name, prices, index_problems)
             console.print(summary_line(ledger))
-        console.print(f"Asked {source.name} {source.calls} times; the rest came from {settings.store_path}.")
+        console.print(f"Asked {source.name} {source.calls} times; the rest came from {settings.prices_path}.")
     finally:
         store.close()
+        prices_store.close()
     index_page = docs / "index.md"
     before = index_page.read_text(encoding="utf-8") if index_page.exists() else None
     update_index(docs)

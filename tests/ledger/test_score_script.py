@@ -107,7 +107,7 @@ def test_the_workflow_step_scores_and_a_refusing_nse_is_a_warning_not_a_failure(
     assert not summary.exists()
 
     world.nse.blocking_history = True
-    (world.data / "niftybaskets.sqlite").unlink()
+    (world.data / "prices.sqlite").unlink()
     done, summary = pipeline_score(world, tmp_path)
     assert done.returncode == 0
     assert "::warning::The scored ledger was not updated: score_ledger.py exited 1" in done.stdout

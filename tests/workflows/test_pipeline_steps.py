@@ -12,9 +12,17 @@ import pytest
 from cryptography.fernet import Fernet
 
 from niftybaskets.config import ConfigError, Settings
-from niftybaskets.github import TOKEN_ARTIFACT, TOKEN_WORKFLOW, GitHub, GitHubError
+from niftybaskets.github import (
+    PRICE_CACHE_ARTIFACT,
+    RESEARCH_WORKFLOW,
+    TOKEN_ARTIFACT,
+    TOKEN_WORKFLOW,
+    GitHub,
+    GitHubError,
+)
 from niftybaskets.market import IST
 from niftybaskets.pipeline import StepError, wait_market
+from niftybaskets.store import Store
 from tests.fakes.clock import FakeClock
 from tests.workflows.conftest import git
 from tests.workflows.runner import clean_environment
@@ -166,6 +174,47 @@ def test_only_a_dispatched_run_of_the_kite_token_workflow_counts(github):
         client.download_file(artifact, "other.json", 100)
     with pytest.raises(GitHubError, match="too large"):
         client.download_file(artifact, "kite-token.json", 3)
+
+
+def restore_prices(checkout: Path, github, data: Path) -> subprocess.CompletedProcess:
+    return step(
+        checkout,
+        "restore-prices",
+        GITHUB_TOKEN=github.token,
+        GITHUB_REPOSITORY=github.repository,
+        GITHUB_API_URL=github.url,
+        DATA_DIR=str(data),
+    )
+
+
+def test_the_research_job_restores_the_price_cache_of_its_last_trusted_run(scratch, github, tmp_path):
+    cache = tmp_path / "made" / "prices.sqlite"
+    store = Store(cache)
+    store.save_prices(
+        "nse", "ALPHA", [{"day": "2025-08-18", "open": 1.0, "close": 2.0}], "2025-08-18", "2025-08-18", "x"
+    )
+    store.close()
+    data = tmp_path / "data"
+
+    done = restore_prices(scratch.checkout, github, data)
+    assert done.returncode == 0 and "No price cache from an earlier research run" in done.stdout
+
+    planted = {PRICE_CACHE_ARTIFACT: {"prices.sqlite": b"planted"}}
+    github.add_run(RESEARCH_WORKFLOW, planted, event="pull_request", head_repository="stranger/niftybaskets")
+    github.add_run(RESEARCH_WORKFLOW, {PRICE_CACHE_ARTIFACT: {"prices.sqlite": cache.read_bytes()}}, event="schedule")
+    github.add_run("ci.yml", planted)
+    done = restore_prices(scratch.checkout, github, data)
+    assert done.returncode == 0 and "Restored the price cache of the last research run" in done.stdout
+    assert Store(data / "prices.sqlite").prices("nse", "ALPHA") == [
+        {"day": "2025-08-18", "open": 1.0, "close": 2.0, "previous_close": None}
+    ]
+    assert "Using the price cache on this machine" in restore_prices(scratch.checkout, github, data).stdout
+
+    (data / "prices.sqlite").unlink()
+    github.add_run(RESEARCH_WORKFLOW, {PRICE_CACHE_ARTIFACT: {"prices.sqlite": b"not a database"}})
+    done = restore_prices(scratch.checkout, github, data)
+    assert done.returncode == 0 and "the price cache of the last run is unusable" in done.stdout
+    assert not (data / "prices.sqlite").exists()
 
 
 def test_github_settings_come_from_the_environment_or_the_clones_remote(scratch):

@@ -97,6 +97,8 @@ def test_research_publishes_the_basket_deploys_the_site_and_a_paper_rebalance_tr
     assert f"baskets/{quote(stem)}" in (site / "index.html").read_text()
     assert (site / "baskets" / f"{stem}.html").is_file()
     assert (site / "performance" / f"{slug(index)}.html").is_file()
+    assert "No price cache from an earlier research run" in job.log
+    assert "prices.sqlite" in job.artifacts["price-cache"]  # for the next run's score step
 
     needs = {"research": {"outputs": job.outputs}}
     deploy = research.run_job(scratch.checkout / WORKFLOWS / "research.yml", "deploy")
