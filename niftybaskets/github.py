@@ -100,10 +100,16 @@ class GitHub:
         self._call("POST", url, f"run {workflow} in {self.repository}", json={"ref": ref, "inputs": inputs})
 
     def latest_artifact(
-        self, workflow: str, name: str, branch: str, events: tuple[str, ...] = ("workflow_dispatch",)
+        self,
+        workflow: str,
+        name: str,
+        branch: str,
+        events: tuple[str, ...] = ("workflow_dispatch",),
+        status: str = "success",
     ) -> dict | None:
-        """The artifact `name` of the newest successful run of `workflow` on `branch` that was started
-        by one of `events` (by default by hand or through the API: someone with write access), or None.
+        """The artifact `name` of the newest run of `workflow` on `branch` with `status` that was
+        started by one of `events` (by default by hand or through the API: someone with write access),
+        or None.
 
         A pull request's run never counts: even of a copy of `workflow` it edited, it can upload an
         artifact of any name.
@@ -114,7 +120,7 @@ class GitHub:
                 "GET",
                 self._repo_url(f"/actions/workflows/{workflow}/runs"),
                 f"list the runs of {workflow}",
-                params={"status": "success", "event": event, "branch": branch, "per_page": 10},
+                params={"status": status, "event": event, "branch": branch, "per_page": 10},
             ).json()
             runs += answer.get("workflow_runs", [])
         trusted = [

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from niftybaskets.actions import add_summary, in_actions, set_output
-from niftybaskets.config import Settings
+from niftybaskets.config import ConfigError, Settings
 from niftybaskets.encryption import ARTIFACT_MAX_BYTES, ArtifactError, parse_artifact, write_artifact
 from niftybaskets.github import (
     PRICE_CACHE_ARTIFACT,
@@ -110,8 +110,9 @@ def portfolio(env: Mapping[str, str], settings: Settings) -> int:
 
 
 def restore_prices(env: Mapping[str, str], settings: Settings) -> int:
-    """The research workflow's price cache, from its newest successful scheduled or dispatched run,
-    so the score step asks NSE only for new days. Without one, the score step asks for every price."""
+    """The research workflow's price cache, from its newest completed scheduled or dispatched run on
+    this branch (never a pull request's), so the score step asks NSE only for new days. Without one,
+    or with a damaged one, the score step asks for every price."""
     target = settings.prices_path
     if target.exists():
         say(f"Using the price cache on this machine: {target}")
@@ -119,11 +120,12 @@ def restore_prices(env: Mapping[str, str], settings: Settings) -> int:
     branch = setting(env, "GITHUB_REF_NAME", "main")
     try:
         client = GitHub.from_settings(settings, Path.cwd())
+        # A run whose deploy or rebalance failed still kept a good cache: completed, not only success.
         artifact = client.latest_artifact(
-            RESEARCH_WORKFLOW, PRICE_CACHE_ARTIFACT, branch, events=("schedule", "workflow_dispatch")
+            RESEARCH_WORKFLOW, PRICE_CACHE_ARTIFACT, branch, ("schedule", "workflow_dispatch"), "completed"
         )
         content = client.download_file(artifact, target.name, PRICE_CACHE_MAX_BYTES) if artifact else None
-    except GitHubError as error:
+    except (GitHubError, ConfigError) as error:
         say(f"warning: no price cache ({error}); the score step asks NSE for every price.")
         return 0
     if content is None:
@@ -132,10 +134,16 @@ def restore_prices(env: Mapping[str, str], settings: Settings) -> int:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(content)
     try:
-        Store(target).close()  # an SQLite file this code can open and migrate, or none
+        cache = Store(target)  # an SQLite file this code can open and migrate, with no damaged page
+        try:
+            problem = cache.damage()
+        finally:
+            cache.close()
     except (sqlite3.DatabaseError, RuntimeError) as error:
+        problem = str(error)
+    if problem:
         target.unlink()
-        say(f"warning: the price cache of the last run is unusable ({error}); the score step asks NSE for every price.")
+        say(f"warning: the price cache of the last run is unusable ({problem}); NSE is asked for every price.")
         return 0
     say(f"Restored the price cache of the last research run ({len(content):,} bytes).")
     return 0

@@ -155,6 +155,11 @@ class Store:
         for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
             self.db.executescript(f"BEGIN; {migration} PRAGMA user_version = {number}; COMMIT;")
 
+    def damage(self) -> str:
+        """What SQLite's quick check finds wrong with the file ("" when nothing)."""
+        found = [row[0] for row in self.db.execute("PRAGMA quick_check").fetchall()]
+        return "" if found == ["ok"] else "; ".join(found[:3])
+
     def close(self) -> None:
         self.db.close()
 
@@ -280,13 +285,12 @@ class Store:
         source: str,
         symbol: str,
         rows: list[dict],
-        first_day: str,
-        last_day: str,
+        coverage: tuple[str, str] | None,
         fetched_at: str,
         replace: bool = False,
     ) -> None:
-        """Store rows {day, open, close, previous_close} covering first_day..last_day (a day without a
-        row there had no trading); the coverage becomes first_day..last_day. With `replace`, the
+        """Store rows {day, open, close, previous_close}; with `coverage` (first, last day), that range
+        becomes the days known (a day without a row there had no trading). With `replace`, the
         symbol's earlier rows from `source` are dropped first."""
         with self.db:
             self.db.execute("BEGIN")
@@ -298,10 +302,11 @@ class Store:
                        VALUES (:source, :symbol, :day, :open, :close, :previous_close)""",
                     {"previous_close": None, **row, "source": source, "symbol": symbol},
                 )
-            self.db.execute(
-                "INSERT OR REPLACE INTO price_coverage VALUES (?, ?, ?, ?, ?)",
-                (source, symbol, first_day, last_day, fetched_at),
-            )
+            if coverage is not None:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO price_coverage VALUES (?, ?, ?, ?, ?)",
+                    (source, symbol, *coverage, fetched_at),
+                )
 
     def prices(self, source: str, symbol: str) -> list[dict]:
         rows = self.db.execute(

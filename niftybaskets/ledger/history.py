@@ -2,8 +2,9 @@
 
 A day's prices are final once NSE has published them (18:00 IST); the store records which days
 each symbol's prices cover, so a re-run asks the source only for days it has not seen. Days after
-a symbol's last row are asked again for a week (a price published late may come), and a symbol
-the source has never sent a row for is always asked again (a renamed route answers nothing). NSE's
+a symbol's last row are asked again for a week (a price published late may come); a symbol the
+source has never sent a row for, or a week without any row inside what was asked (an answer lost,
+a long suspension), is asked again every time. NSE's
 prices are as traded, with its list of corporate actions to join them across splits and bonuses;
 Kite's come adjusted, and Kite adjusts its whole history after each action, so a Kite range is
 always fetched again whole rather than stitched to rows fetched before.
@@ -11,6 +12,7 @@ always fetched again whole rather than stitched to rows fetched before.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
@@ -29,6 +31,7 @@ NSE_LIMITS = [(2, 1.0), (60, 60.0)]  # NSE has no published limit; it blocks cli
 NSE_CHUNK_DAYS = 90
 KITE_CHUNK_DAYS = 2000  # Kite's longest range for daily candles
 LATE_DAYS = 7  # a day still without a row this long after it is taken as not traded
+HOLE_DAYS = 7  # NSE never closes this long (its longest breaks are four days)
 
 
 class HistoryError(RuntimeError):
@@ -123,6 +126,19 @@ class KiteHistory:
         return rows
 
 
+def _holes(gaps: list[tuple[date, date]], days: list[date], final: date) -> bool:
+    """Whether a week or more inside the days asked came back without a single row: an answer that
+    went missing, or a stock suspended for a while. Either way it is asked again next time. The end
+    of a range counts only once it is a week old (before that, a missing day may yet be published)."""
+    for first, last in gaps:
+        ends = [first - timedelta(days=1), *sorted(day for day in days if first <= day <= last)]
+        if last <= final - timedelta(days=LATE_DAYS):
+            ends.append(last + timedelta(days=1))
+        if any((later - earlier).days > HOLE_DAYS for earlier, later in itertools.pairwise(ends)):
+            return True
+    return False
+
+
 def last_final_day(now: datetime) -> date:
     local = now.astimezone(IST)
     return local.date() if local.time() >= PRICES_FINAL else local.date() - timedelta(days=1)
@@ -154,8 +170,6 @@ class PriceHistory:
         if replace:
             gaps = [(low, high)]
         rows = [row for gap in gaps for row in self.source.rows(symbol, *gap, is_index) if low <= row["day"] <= high]
-        # Covered: from the first day asked (none traded before the first row) to the last row sent,
-        # or to the last day asked once that is a week old.
         known = None if replace or covered is None else known_last
         latest = max((row["day"] for row in rows if known is None or row["day"] > known), default=known)
         if latest is None:
@@ -163,9 +177,11 @@ class PriceHistory:
         if last <= final - timedelta(days=LATE_DAYS):
             latest = max(latest, last)
         stored = [{**row, "day": row["day"].isoformat()} for row in rows]
-        self.store.save_prices(
-            self.source.name, symbol, stored, low.isoformat(), latest.isoformat(), fetched_at, replace=replace
-        )
+        # Covered: from the first day asked to the last row sent (or the last day asked, once a week
+        # old); nothing new is covered while a week inside the days asked has no row at all.
+        holes = _holes(gaps, [row["day"] for row in rows], final)
+        coverage = None if holes else (low.isoformat(), latest.isoformat())
+        self.store.save_prices(self.source.name, symbol, stored, coverage, fetched_at, replace=replace)
 
     def _fetch_actions(self, symbol: str, last: date) -> None:
         """NSE's splits and bonuses of the stock, asked again once prices are needed past the last ask."""

@@ -53,13 +53,14 @@ def _forecast(entry: object) -> Forecast | None:
     """One forecast of a forecasts file; None if it lacks a stock, a positive price or a gain."""
     if not isinstance(entry, dict) or not isinstance(entry.get("stock_ticker"), str):
         return None
+    symbol = normalise_ticker(entry["stock_ticker"])
     last_price, gain = _number(entry.get("last_price")), _number(entry.get("expected_gain_percent"))
-    if last_price is None or last_price <= 0 or gain is None:
+    if not symbol or last_price is None or last_price <= 0 or gain is None:
         return None
     listed = entry.get("target_prices")
     targets = [t for t in map(_number, listed if isinstance(listed, list) else []) if t is not None and t > 0]
     target = statistics.fmean(targets) if targets else last_price * (1 + gain / 100)
-    return Forecast(normalise_ticker(entry["stock_ticker"]), last_price, gain, target, entry.get("chosen") is True)
+    return Forecast(symbol, last_price, gain, target, entry.get("chosen") is True)
 
 
 def _forecasts(docs: Path, basket_file: Path, named: object) -> tuple[list[Forecast], str | None, str]:

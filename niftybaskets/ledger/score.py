@@ -330,40 +330,36 @@ def _sold_early(
 
 
 def growth(
-    scores: list[BasketScore], prices: Mapping[str, PriceSeries], cost_model: CostModel
+    scores: list[BasketScore], prices: Mapping[str, PriceSeries], now: datetime, cost_model: CostModel
 ) -> tuple[list[GrowthPoint], list[tuple[str, str]]]:
-    """Rs 1 lakh following the baskets as the rebalancer would: each held until the next one is bought
-    or its horizon ends, costs paid on the money at hand; the same money in the index over the same
-    sessions. Also the baskets left out, and why."""
-    left_out = [(s.basket.stem, "prices missing") for s in scores if s.status == "missing prices"]
-    followed = [s for s in scores if s.status == "scored"]
+    """Rs 1 lakh following the baskets as the rebalancer would: each bought basket held until the
+    next one is bought or its horizon ends, costs paid on the money at hand; the same money in the
+    index over the same sessions. A basket that cannot be valued is a stretch in cash; the line
+    stops at a basket still held. Also the baskets left out, and why."""
+    bought = [s for s in scores if is_final(s.window.entry, now)]
     points: list[GrowthPoint] = []
+    left_out: list[tuple[str, str]] = []
     following = index = START_CAPITAL
-    position = 0
-    while position < len(followed):
-        current = followed[position]
-        if not points:
-            points.append(GrowthPoint(current.window.entry, "", following, index))
+    for position, current in enumerate(bought):
+        successor = bought[position + 1] if position + 1 < len(bought) else None
+        if successor is not None and successor.window.entry == current.window.entry:
+            left_out.append((current.basket.stem, f"replaced by {successor.basket.stem} before it was bought"))
+            continue
+        if current.status == "open":
+            break  # still held: its value is not final
+        if current.status == "missing prices":
+            left_out.append((current.basket.stem, "prices missing: in cash while it was held"))
+            continue
         returns = [h.gross_return for h in current.holdings]
         index_return, sold_on = current.index_return, current.window.exit
-        position += 1
-        while position < len(followed) and followed[position].window.entry <= current.window.exit:
-            successor = followed[position]
-            if successor.window.entry == current.window.entry:
-                left_out.append((current.basket.stem, f"replaced by {successor.basket.stem} before it was bought"))
-                current = None
-                break
+        if successor is not None and successor.window.entry <= current.window.exit:
             early = _sold_early(current, prices, successor.window.entry, successor.entry_kind)
-            if early is not None:
-                returns, index_return = early
-                sold_on = successor.window.entry
-                break
-            left_out.append(
-                (successor.basket.stem, f"a price of {current.basket.stem} is missing on the day it was bought")
-            )
-            position += 1
-        if current is None:
-            continue
+            if early is None:
+                left_out.append((current.basket.stem, "a price is missing on the day the next basket was bought"))
+                continue
+            (returns, index_return), sold_on = early, successor.window.entry
+        if not points:
+            points.append(GrowthPoint(current.window.entry, "", following, index))
         weights = [h.weight for h in current.holdings]
         gross = sum(w * r for w, r in zip(weights, returns, strict=True))
         following = following * (1 + gross) - costs_at(following, weights, returns, cost_model).total
@@ -390,7 +386,7 @@ def score_ledger(
         forecasts += scored
         open_forecasts += still_open
         missing += lacking
-    points, left_out = growth(scores, prices, cost_model)
+    points, left_out = growth(scores, prices, now, cost_model)
     return Ledger(index, scores, forecasts, open_forecasts, missing, points, left_out, cost_model)
 
 

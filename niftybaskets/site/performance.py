@@ -225,8 +225,9 @@ def _method(ledger: Ledger, source: str) -> list[str]:
         "Fractional shares are assumed: with a small account, whole shares leave some money uninvested.",
         f"- The growth line starts with {rupees(START_CAPITAL)} and follows the baskets as the rebalancer "
         "would: each is held until the next one is bought (and sold at that moment's price) or until its "
-        "horizon ends, in cash after that. A basket with a missing price is left out. The index line holds "
-        "the index over the same sessions, without costs.",
+        "horizon ends, in cash after that. A basket that cannot be valued (a missing price) is a stretch in "
+        "cash; the line ends where a basket is still held. The index line holds the index over the same "
+        "sessions, without costs.",
         "- Costs are per basket for ₹1 lakh: the DP charge is a fixed amount per stock sold, so a smaller "
         "account pays a larger share. Income tax is not counted: short-term capital gains on shares held "
         "under a year are taxed (20% since July 2024).",

@@ -104,7 +104,7 @@ class FakeGitHub:
                 run
                 for run in self.runs
                 if run.workflow == workflow
-                and status in ("", run.conclusion)
+                and status in ("", "completed", run.conclusion)  # every run here has finished
                 and event in ("", run.event)
                 and branch in ("", run.head_branch)
             ]

@@ -13,7 +13,7 @@ import pytest
 
 from niftybaskets.config import Settings
 from niftybaskets.ledger.history import NseHistory
-from niftybaskets.market import IST
+from niftybaskets.market import IST, NseCalendar
 from niftybaskets.ratelimit import RateLimiter
 from niftybaskets.research.nse import NseClient
 from niftybaskets.research.portfolio import Candidate
@@ -109,6 +109,15 @@ class World:
     def source(self) -> NseHistory:
         """NSE's history through the project's client, with a rate limiter on a test clock."""
         return NseHistory(NseClient(self.url), RateLimiter(SteppingMonotonic(), sleep=lambda seconds: None))
+
+    def trade_on(self, until: date) -> None:
+        """Flat prices for ALPHA, GAMMA and the index on the trading days after 1 Sep, up to `until`."""
+        calendar = NseCalendar()
+        day = date(2025, 9, 1)
+        while (day := calendar.next_trading_day(day)) <= until:
+            self.nse.stock_history["ALPHA"][day] = (115.0, 115.0, 115.0)
+            self.nse.stock_history["GAMMA"][day] = (57.0, 57.0, 57.0)
+            self.nse.index_history[INDEX][day] = (17473.0, 17473.0)
 
     def tree(self) -> dict[str, bytes]:
         return {str(p.relative_to(self.docs)): p.read_bytes() for p in sorted(self.docs.rglob("*")) if p.is_file()}

@@ -2,7 +2,7 @@
 the real kiteconnect SDK, adjusted for the split as Kite's are."""
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 from rich.console import Console
@@ -13,7 +13,7 @@ from niftybaskets.ledger.history import HistoryError, KiteHistory
 from niftybaskets.market import IST
 from niftybaskets.ratelimit import RateLimiter
 from tests.fakes.clock import SteppingMonotonic
-from tests.ledger.conftest import INDEX_ROWS, STOCKS
+from tests.ledger.conftest import INDEX, STOCKS
 from tests.ledger.test_ledger import FIRST_GROSS, FIRST_INDEX, SECOND_GROSS
 
 SPLIT_DAY = "2025-08-20"
@@ -22,7 +22,7 @@ SPLIT_DAY = "2025-08-20"
 def candles(rows: dict, halve_before: str | None = None) -> list[list]:
     """Kite-style daily rows; with `halve_before`, days before it are adjusted for a 1:2 split."""
     out = []
-    for day, (open_, close, *_) in sorted(rows.items()):
+    for day, (open_, close, *_) in sorted(rows.items()):  # (open, close, ...) as the fake NSE keeps them
         factor = 0.5 if halve_before and day.isoformat() < halve_before else 1.0
         o, c = open_ * factor, close * factor
         out.append([day.isoformat(), o, max(o, c), min(o, c), c, 1000])
@@ -35,9 +35,12 @@ def kite_history(paper) -> KiteHistory:
 
 
 @pytest.fixture
-def kite_paper(make_paper):
-    history = {symbol: candles(rows, SPLIT_DAY if symbol == "ALPHA" else None) for symbol, rows in STOCKS.items()}
-    history["NIFTY SMLCAP 250"] = candles({day: (o, c) for day, (o, c) in INDEX_ROWS.items()})
+def kite_paper(make_paper, world):
+    """Kite's candles of the same days as the fake NSE's, up to 19 Sep."""
+    world.trade_on(date(2025, 9, 19))
+    stocks = world.nse.stock_history
+    history = {symbol: candles(stocks[symbol], SPLIT_DAY if symbol == "ALPHA" else None) for symbol in STOCKS}
+    history["NIFTY SMLCAP 250"] = candles(world.nse.index_history[INDEX])
     return make_paper(history=history)
 
 

@@ -38,12 +38,14 @@ SECOND_RETURNS = {"ALPHA": 115 / 108 - 1, "GAMMA": 57 / 53.5 - 1}
 SECOND_GROSS = 0.6 * SECOND_RETURNS["ALPHA"] + 0.4 * SECOND_RETURNS["GAMMA"]
 SECOND_INDEX = 17473 / 17300 - 1
 # Rs 1 lakh following them as the rebalancer would: basket 1 is sold when basket 2 is bought, at
-# Monday 25 Aug's open (ALPHA's 108 is 216 on the basis of 18 Aug); costs on the money at hand.
+# Monday 25 Aug's open (ALPHA's 108 is 216 on the basis of 18 Aug), and basket 2 when basket 3 is
+# bought, at Monday 1 Sep's open; costs on the money at hand. Basket 3 is still held: the line ends.
 FIRST_LINK = 0.5 * (216 / 202 - 1) + 0.3 * (96 / 101 - 1) + 0.2 * (53.5 / 50.5 - 1)
+SECOND_LINK = 0.6 * (113 / 108 - 1) + 0.4 * (56 / 53.5 - 1)
 AFTER_FIRST = 100_000 * (1 + FIRST_LINK) - hand_costs(100_000, 100_000 * (1 + FIRST_LINK), 3)
-AFTER_SECOND = AFTER_FIRST * (1 + SECOND_GROSS) - hand_costs(AFTER_FIRST, AFTER_FIRST * (1 + SECOND_GROSS), 2)
+AFTER_SECOND = AFTER_FIRST * (1 + SECOND_LINK) - hand_costs(AFTER_FIRST, AFTER_FIRST * (1 + SECOND_LINK), 2)
 INDEX_AFTER_FIRST = 100_000 * 17300 / 17100  # 18 Aug open to 25 Aug open
-INDEX_AFTER_SECOND = 100_000 * 17473 / 17100  # and on to 1 Sep's close: no session counted twice
+INDEX_AFTER_SECOND = 100_000 * 17420 / 17100  # and on to 1 Sep's open: no session counted twice
 # Forecasts: basket 1's are checked on Thu 21 Aug (14 Aug + 7), from the prices they were made
 # at; basket 2's on Fri 29 Aug (Sat 30 Aug is no session), when BETA did not trade.
 FORECASTS = {  # (basket, symbol): (predicted gain %, realised gain %, error vs target %)
@@ -141,7 +143,7 @@ def test_the_page_shows_the_ledger_and_each_scored_basket_links_to_its_score(wor
     run(world)
     page = (world.docs / "performance" / "nifty-smallcap-250.md").read_text()
     assert f"| {100 * (FIRST_GROSS - FIRST_COSTS / 100_000):+.2f}% | {100 * FIRST_INDEX:+.2f}% |" in page
-    assert "| ₹1,00,000 following the baskets | ₹1,09,325 (the index: ₹1,02,181) on 01 Sep 2025 |" in page
+    assert "| ₹1,00,000 following the baskets | ₹1,07,414 (the index: ₹1,01,871) on 01 Sep 2025 |" in page
     assert "open until 08 Sep 2025" in page
     assert "BETA has no close for 2025-08-29" in page
     for chart in ("growth", "excess", "calibration"):
@@ -158,6 +160,7 @@ def test_the_page_shows_the_ledger_and_each_scored_basket_links_to_its_score(wor
 
 
 def test_scoring_again_with_nothing_new_changes_no_file_and_asks_nse_nothing(world):
+    world.trade_on(date(2025, 9, 19))
     world.clock.set(datetime(2025, 9, 20, 10, 0, tzinfo=IST))  # BETA's missing 29 Aug is a week old
     run(world)
     tree, calls = world.tree(), list(world.nse.history_calls)
@@ -196,6 +199,16 @@ def test_a_price_nse_publishes_late_is_picked_up_by_the_next_run(world):
     world.clock.set(datetime(2025, 9, 3, 10, 0, tzinfo=IST))
     run(world)
     assert ledger_json(world)["baskets"][1]["gross_return"] == pytest.approx(SECOND_GROSS)
+
+
+def test_an_answer_missing_a_week_of_prices_is_asked_again_not_taken_as_no_trading(world):
+    lost = {day: world.nse.stock_history["ALPHA"].pop(day) for day in list(world.nse.stock_history["ALPHA"])[2:8]}
+    world.clock.set(datetime(2025, 9, 20, 10, 0, tzinfo=IST))  # long after: no day is waited for
+    run(world)
+    assert ledger_json(world)["baskets"][0]["status"] == "missing prices"
+    world.nse.stock_history["ALPHA"] |= lost
+    run(world)
+    assert ledger_json(world)["baskets"][0]["gross_return"] == pytest.approx(FIRST_GROSS)
 
 
 def test_a_missing_exit_price_leaves_the_basket_unscored_and_out_of_the_growth_line(world):

@@ -12,7 +12,7 @@ from niftybaskets.market import IST
 from niftybaskets.research.portfolio import Candidate
 from niftybaskets.site.baskets import write_basket
 from tests.ledger.conftest import INDEX
-from tests.ledger.test_ledger import FIRST_LINK, SECOND_GROSS, hand_costs
+from tests.ledger.test_ledger import FIRST_LINK, SECOND_LINK, hand_costs
 
 
 def run(world) -> dict:
@@ -56,11 +56,14 @@ def test_a_longer_basket_is_sold_when_the_next_one_is_bought(world):
     assert data["baskets"][0]["sold"]["day"] == "2025-09-03"  # its own score: the full 30 days
     after_month = 100_000 * 202 / 190 - hand_costs(100_000, 100_000 * 202 / 190, 1)
     after_first = after_month * (1 + FIRST_LINK) - hand_costs(after_month, after_month * (1 + FIRST_LINK), 3)
-    after_second = after_first * (1 + SECOND_GROSS) - hand_costs(after_first, after_first * (1 + SECOND_GROSS), 2)
+    after_second = after_first * (1 + SECOND_LINK) - hand_costs(after_first, after_first * (1 + SECOND_LINK), 2)
     assert [(p["day"], p["after"], p["following"]) for p in data["growth"]] == [
         ("2025-08-04", "", 100_000),
         ("2025-08-18", month.stem, pytest.approx(after_month)),
         ("2025-08-25", world.first.stem, pytest.approx(after_first)),
         ("2025-09-01", world.second.stem, pytest.approx(after_second)),
     ]
-    assert data["growth"][-1]["index"] == pytest.approx(100_000 * 17473 / 16900)
+    assert data["growth"][-1]["index"] == pytest.approx(100_000 * 17420 / 16900)  # to basket 3's first open
+    assert (world.third.stem, "prices missing: in cash while it was held") in [
+        (left["basket"], left["why"]) for left in data["left_out_of_growth"]
+    ]

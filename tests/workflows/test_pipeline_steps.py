@@ -190,9 +190,9 @@ def restore_prices(checkout: Path, github, data: Path) -> subprocess.CompletedPr
 def test_the_research_job_restores_the_price_cache_of_its_last_trusted_run(scratch, github, tmp_path):
     cache = tmp_path / "made" / "prices.sqlite"
     store = Store(cache)
-    store.save_prices(
-        "nse", "ALPHA", [{"day": "2025-08-18", "open": 1.0, "close": 2.0}], "2025-08-18", "2025-08-18", "x"
-    )
+    store.save_prices("nse", "ALPHA", [{"day": "2025-08-18", "open": 1.0, "close": 2.0}], ("2025-08-18",) * 2, "x")
+    for number in range(200):  # pages enough that one can be damaged without breaking the file's header
+        store.save_prices("nse", f"S{number}", [{"day": "2025-08-18", "open": 1.0, "close": 2.0}], None, "x")
     store.close()
     data = tmp_path / "data"
 
@@ -201,7 +201,9 @@ def test_the_research_job_restores_the_price_cache_of_its_last_trusted_run(scrat
 
     planted = {PRICE_CACHE_ARTIFACT: {"prices.sqlite": b"planted"}}
     github.add_run(RESEARCH_WORKFLOW, planted, event="pull_request", head_repository="stranger/niftybaskets")
-    github.add_run(RESEARCH_WORKFLOW, {PRICE_CACHE_ARTIFACT: {"prices.sqlite": cache.read_bytes()}}, event="schedule")
+    # A Saturday run whose deploy failed: its research job kept the cache all the same.
+    kept = {PRICE_CACHE_ARTIFACT: {"prices.sqlite": cache.read_bytes()}}
+    github.add_run(RESEARCH_WORKFLOW, kept, event="schedule", conclusion="failure")
     github.add_run("ci.yml", planted)
     done = restore_prices(scratch.checkout, github, data)
     assert done.returncode == 0 and "Restored the price cache of the last research run" in done.stdout
@@ -210,11 +212,16 @@ def test_the_research_job_restores_the_price_cache_of_its_last_trusted_run(scrat
     ]
     assert "Using the price cache on this machine" in restore_prices(scratch.checkout, github, data).stdout
 
-    (data / "prices.sqlite").unlink()
-    github.add_run(RESEARCH_WORKFLOW, {PRICE_CACHE_ARTIFACT: {"prices.sqlite": b"not a database"}})
-    done = restore_prices(scratch.checkout, github, data)
-    assert done.returncode == 0 and "the price cache of the last run is unusable" in done.stdout
-    assert not (data / "prices.sqlite").exists()
+    damaged = bytearray(cache.read_bytes())
+    last_page = len(damaged) // 4096 - 1
+    damaged[last_page * 4096 : last_page * 4096 + 8] = b"\x0d" + b"\xff" * 7  # a B-tree page's header
+    for broken in (b"not a database", bytes(damaged)):
+        (data / "prices.sqlite").unlink()
+        github.add_run(RESEARCH_WORKFLOW, {PRICE_CACHE_ARTIFACT: {"prices.sqlite": broken}})
+        done = restore_prices(scratch.checkout, github, data)
+        assert done.returncode == 0 and "the price cache of the last run is unusable" in done.stdout
+        assert not (data / "prices.sqlite").exists()
+        (data / "prices.sqlite").touch()
 
 
 def test_github_settings_come_from_the_environment_or_the_clones_remote(scratch):
