@@ -19,10 +19,11 @@ from tempfile import TemporaryDirectory
 
 from rich.console import Console
 
+from niftybaskets.marketdata.chain import MarketData
+from niftybaskets.marketdata.nse import NseClient
 from niftybaskets.research.analyze import AnalyzeOptions, analyze
 from niftybaskets.research.forecasts import Forecaster
 from niftybaskets.research.gemini import Gemini
-from niftybaskets.research.nse import NseClient
 from niftybaskets.research.sources import SourceResolver
 from niftybaskets.store import Store
 from niftybaskets.webserver import BackgroundServer
@@ -73,7 +74,9 @@ def main() -> int:
         forecaster = Forecaster(gemini, SourceResolver(), "bench")
         options = AnalyzeOptions(index=index, workers=args.workers)
         started = time.perf_counter()
-        summary = analyze(store, NseClient(nse_server.url), gemini, forecaster, options, Console(quiet=True))
+        summary = analyze(
+            store, MarketData([NseClient(nse_server.url)]), gemini, forecaster, options, Console(quiet=True)
+        )
         elapsed = time.perf_counter() - started
         store.close()
     ideal = min(args.workers / args.latency, args.keys * args.per_window / args.window)

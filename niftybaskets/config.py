@@ -6,17 +6,34 @@ never prints them.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import SecretStr, ValidationError, field_validator
+from pydantic import SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_KITE_API_ROOT = "https://api.kite.trade"
 KITE_LOGIN_PAGE = "https://kite.zerodha.com/connect/login"
 DEFAULT_REDIRECT_URL = "http://127.0.0.1:8080/callback"
 DEFAULT_NSE_BASE_URL = "https://www.nseindia.com"
+DEFAULT_NIFTY_INDICES_BASE_URL = "https://niftyindices.com/IndexConstituent"
+DEFAULT_YAHOO_BASE_URL = "https://query1.finance.yahoo.com"
+DEFAULT_MARKET_DATA_SOURCES = ["nse", "niftyindices", "yahoo"]
+DEFAULT_GITHUB_API_URL = "https://api.github.com"
+# The base URLs a user may point elsewhere (a paper exchange, a fake, GitHub Enterprise): each must be an
+# http(s) URL with a host. Empty means the default; for these two, the service's own choice.
+URL_SETTINGS = {
+    "kite_api_root": DEFAULT_KITE_API_ROOT,
+    "kite_login_url": "",
+    "nse_base_url": DEFAULT_NSE_BASE_URL,
+    "nifty_indices_base_url": DEFAULT_NIFTY_INDICES_BASE_URL,
+    "yahoo_base_url": DEFAULT_YAHOO_BASE_URL,
+    "gemini_base_url": "",
+    "github_api_url": DEFAULT_GITHUB_API_URL,
+}
 
 # What to tell a user who has not set a required variable.
 HOW_TO_SET = {
@@ -43,6 +60,10 @@ class Settings(BaseSettings):
     kite_access_token: SecretStr = SecretStr("")
     encryption_key: SecretStr = SecretStr("")
     nse_base_url: str = DEFAULT_NSE_BASE_URL
+    nifty_indices_base_url: str = DEFAULT_NIFTY_INDICES_BASE_URL
+    yahoo_base_url: str = DEFAULT_YAHOO_BASE_URL
+    # The market-data sources to ask, in order (Kite is asked first where a login is at hand).
+    market_data_sources: Annotated[list[str], NoDecode] = DEFAULT_MARKET_DATA_SOURCES
     data_dir: Path = Path("data")
     nse_extra_holidays: Annotated[list[date], NoDecode] = []
     gemini_api_keys: Annotated[list[SecretStr], NoDecode] = []
@@ -54,7 +75,28 @@ class Settings(BaseSettings):
     github_token: SecretStr = SecretStr("")
     gh_token: SecretStr = SecretStr("")
     github_repository: str = ""
-    github_api_url: str = "https://api.github.com"
+    github_api_url: str = DEFAULT_GITHUB_API_URL
+
+    @field_validator(*URL_SETTINGS, mode="before")
+    @classmethod
+    def _http_url(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if not text:
+            return URL_SETTINGS[info.field_name]
+        try:
+            parts = urlsplit(text)
+            valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+        except ValueError:  # a bad port or IPv6 address
+            valid = False
+        if not valid or not text.isascii() or any(ch.isspace() or not ch.isprintable() for ch in text):
+            # A password written into the URL (user:password@host) is not repeated in the message.
+            hidden = re.sub(r"//[^/]*@", "//...@", text)
+            shown = ascii(hidden[:60]) + ("..." if len(hidden) > 60 else "")
+            example = URL_SETTINGS[info.field_name] or "http://127.0.0.1:8765"
+            raise ValueError(f"must be an http:// or https:// URL with a host, e.g. {example}, not {shown}")
+        return text
 
     @field_validator("gemini_api_keys", mode="before")
     @classmethod
@@ -69,6 +111,13 @@ class Settings(BaseSettings):
         keys = [key.get_secret_value() for key in self.gemini_api_keys]
         single = self.gemini_api_key.get_secret_value()
         return keys or ([single] if single else [])
+
+    @field_validator("market_data_sources", mode="before")
+    @classmethod
+    def _split_sources(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("nse_extra_holidays", mode="before")
     @classmethod
@@ -94,6 +143,11 @@ class Settings(BaseSettings):
         """The scored ledger's price cache: a file of its own, so it can travel between workflow runs
         without the store's tokens and Gemini answers."""
         return self.data_dir / "prices.sqlite"
+
+    @property
+    def unexpected_dir(self) -> Path:
+        """Where answers a parser did not understand are kept, for a bug report."""
+        return self.data_dir / "unexpected"
 
     def require(self, *names: str) -> None:
         """Raise ConfigError naming each required setting that is empty, and how to set it."""

@@ -40,7 +40,7 @@ from niftybaskets.market import Clock, NseCalendar, system_clock, wait_for_order
 from niftybaskets.site.baskets import Published
 from niftybaskets.site.build import build_site
 from niftybaskets.site.index_page import published
-from niftybaskets.store import Store
+from niftybaskets.store import Store, StoreError, make_private_folder
 
 DEFAULT_INDEX = "NIFTY SMALLCAP 250"
 MODES = ("dry-run", "live", "paper")
@@ -62,13 +62,19 @@ def script(name: str, *args: str) -> int:
     return subprocess.call([sys.executable, str(Path("scripts") / name), *args])  # noqa: S603 - our own scripts
 
 
+def option(name: str, value: object) -> str:
+    """`--name=value`: a value from the environment stays a value, even one starting with `-`
+    (`--basket-root -h` would make `-h` an option; `--basket-root=-h` cannot)."""
+    return f"--{name}={value}"
+
+
 def setting(env: Mapping[str, str], name: str, default: str) -> str:
     return env.get(name) or default
 
 
 def whole(env: Mapping[str, str], name: str, default: int, lowest: int = 1) -> int:
     text = setting(env, name, str(default))
-    if not text.isdigit() or int(text) < lowest:
+    if not (text.isascii() and text.isdigit()) or int(text) < lowest:
         raise StepError(f"{name} must be a whole number of at least {lowest}, not {text!r}")
     return int(text)
 
@@ -79,7 +85,7 @@ def research(env: Mapping[str, str]) -> int:
     passes, workers = whole(env, "PASSES", 2), whole(env, "WORKERS", 10)
     for number in range(1, passes + 1):
         say(f"Research pass {number} of {passes} over {index}")
-        status = script("analyze_stocks.py", "-i", index, "-p", "-w", str(workers), "--force-llm")
+        status = script("analyze_stocks.py", option("index", index), "-p", option("workers", workers), "--force-llm")
         if status != 0:
             return status
     return 0
@@ -96,7 +102,9 @@ def portfolio(env: Mapping[str, str], settings: Settings) -> int:
     """The basket from the research; its path becomes the step output `basket`, its page the summary."""
     index = setting(env, "INDEX", DEFAULT_INDEX)
     top_n, basket_k = whole(env, "TOP_N", 20), whole(env, "BASKET_K", 5)
-    status = script("generate_portfolio.py", "-i", index, "-n", str(top_n), "-k", str(basket_k))
+    status = script(
+        "generate_portfolio.py", option("index", index), option("top-n", top_n), option("basket-k", basket_k)
+    )
     if status != 0:
         return status
     basket = latest_basket(settings.docs_dir, index)
@@ -131,7 +139,7 @@ def restore_prices(env: Mapping[str, str], settings: Settings) -> int:
     if content is None:
         say("No price cache from an earlier research run: the score step asks NSE for every price.")
         return 0
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_private_folder(target.parent)
     target.write_bytes(content)
     try:
         cache = Store(target)  # an SQLite file this code can open and migrate, with no damaged page
@@ -139,7 +147,7 @@ def restore_prices(env: Mapping[str, str], settings: Settings) -> int:
             problem = cache.damage()
         finally:
             cache.close()
-    except (sqlite3.DatabaseError, RuntimeError) as error:
+    except (sqlite3.DatabaseError, StoreError) as error:
         problem = str(error)
     if problem:
         target.unlink()
@@ -278,12 +286,12 @@ def kite_token(env: Mapping[str, str], settings: Settings) -> int:
                     f"then run this workflow again"
                 )
             path = settings.data_dir / TOKEN_FILE_NAME
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_private_folder(path.parent)
             path.write_bytes(client.download_file(artifact, TOKEN_FILE_NAME, ARTIFACT_MAX_BYTES))
             path.chmod(0o600)
         except GitHubError as error:
             raise StepError(f"{error}; or keep the token file on this machine and set KITE_TOKEN_FILE") from None
-    status = script("kite_login.py", "--import", str(path), "--quiet")
+    status = script("kite_login.py", option("import", path), "--quiet")
     if status != 0:
         say(f"The token is not usable: log in with {LOGIN_AND_PUSH}, then run this workflow again.")
     return status
@@ -299,27 +307,28 @@ def rebalance(env: Mapping[str, str], settings: Settings) -> int:
             raise StepError(f"no basket in {settings.docs_dir}/baskets yet: run the research first")
         basket = str(settings.docs_dir / "baskets" / f"{latest.stem}.json")
     report = Path(env.get("REPORT_JSON") or settings.data_dir / "logs" / "rebalance-report.json")
-    report.parent.mkdir(parents=True, exist_ok=True)
-    args = [basket, f"--{mode}", "--basket-root", str(settings.docs_dir / "baskets"), "--report-json", str(report)]
+    make_private_folder(report.parent)  # the report shows the account: kept private
+    args = [f"--{mode}", option("basket-root", settings.docs_dir / "baskets"), option("report-json", report)]
     for name in ("TARGET_DEFICIT", "MIN_ORDER_VALUE"):
         if env.get(name):
-            args += [f"--{name.lower().replace('_', '-')}", env[name]]
+            args.append(option(name.lower().replace("_", "-"), env[name]))
     if env.get("QUIET", "1") != "0":
         args.append("--quiet")
     say(f"Rebalancing to {basket} ({mode})")
-    return script("rebalance_portfolio.py", *args)
+    # The basket after `--`: BASKET=-h is a file named -h (refused as outside docs/baskets), not a request for help.
+    return script("rebalance_portfolio.py", *args, "--", basket)
 
 
 def demo(settings: Settings) -> int:
     """The offline demo: the sample basket on a fresh paper account."""
+    make_private_folder(settings.data_dir / "logs")  # where its report goes
     return script(
         "rebalance_portfolio.py",
         str(Path("examples") / "sample_basket.json"),
         "--paper",
         "--paper-reset",
         "--quiet",
-        "--report-json",
-        str(settings.data_dir / "logs" / "rebalance-report.json"),
+        option("report-json", settings.data_dir / "logs" / "rebalance-report.json"),
     )
 
 

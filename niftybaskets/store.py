@@ -1,13 +1,168 @@
 """The project's SQLite store (DATA_DIR/niftybaskets.sqlite): the one place for its SQL.
 
 Schema changes are numbered migrations; `PRAGMA user_version` records how many have run.
+`open_database` and `migrate` are how every SQLite file of the project is opened (the paper
+exchange's too): created 0600 in a folder created 0700, a bad DATA_DIR or a damaged file a
+StoreError (a configuration error: exit 2), and concurrent first runs safe.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
+import stat
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from niftybaskets.config import ConfigError
+
+PRIVATE_FILE = 0o600  # the files hold encrypted tokens, account data and orders
+PRIVATE_FOLDER = 0o700
+BUSY_TIMEOUT_SECONDS = 30.0  # how long to wait for another run holding the file's write lock
+DAMAGED = {"SQLITE_NOTADB", "SQLITE_CORRUPT"}
+
+
+class StoreError(ConfigError):
+    """A SQLite file or folder under DATA_DIR cannot be used; the message says what to do."""
+
+
+def make_private_folder(folder: Path) -> None:
+    """Create `folder` (0700 when it is new); StoreError saying how to fix DATA_DIR when that fails."""
+    try:
+        folder.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
+    except OSError as error:
+        why = error.strerror or str(error)
+        if isinstance(error, (FileExistsError, NotADirectoryError)):
+            why = "a file is in the way of that folder"
+        raise StoreError(
+            f"cannot create the folder {folder} ({why}): set DATA_DIR (in the environment or .env) to a folder "
+            "this user can write to"
+        ) from None
+
+
+def _make_private_file(path: Path) -> None:
+    """Create the file 0600 before SQLite does (SQLite's -wal and -shm files take its mode), and take
+    group and other access away from an existing one."""
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+    except OSError as error:
+        raise StoreError(
+            f"cannot open {path} for writing ({error.strerror or error}): set DATA_DIR (in the environment "
+            "or .env) to a folder this user can write to"
+        ) from None
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            raise StoreError(f"{path} is not a file: set DATA_DIR (in the environment or .env) to a folder of files")
+        if mode & 0o077:
+            with contextlib.suppress(OSError):  # not this user's file: SQLite still opens it
+                os.fchmod(descriptor, mode & PRIVATE_FILE)
+    finally:
+        os.close(descriptor)
+    for suffix in ("-wal", "-shm"):
+        companion = Path(f"{path}{suffix}")
+        try:
+            mode = companion.lstat().st_mode
+            if stat.S_ISREG(mode) and mode & 0o077:
+                companion.chmod(mode & PRIVATE_FILE)
+        except OSError:
+            pass  # absent, or not this user's
+
+
+def database_error(path: Path | str, error: sqlite3.Error) -> StoreError:
+    """The StoreError for an SQLite error met while opening `path`: damaged, or unusable."""
+    if getattr(error, "sqlite_errorname", "") in DAMAGED:
+        return StoreError(
+            f"{path} is damaged or is not a niftybaskets database ({error}): move it aside "
+            f"(e.g. mv '{path}' '{path}.damaged') and run again. A new, empty one is made; nothing else is lost "
+            "(if it held your Kite login, log in again)"
+        )
+    return StoreError(
+        f"cannot use {path} ({error}): check that DATA_DIR is a folder this user can write to, on a local disk, "
+        "and that no other program holds the file"
+    )
+
+
+def _patiently(db: sqlite3.Connection, sql: str) -> None:
+    """Run `sql`, waiting while another connection holds the lock it needs: SQLite answers "database is
+    locked" at once, without its busy timeout, when two first runs switch a new file to WAL together."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            db.execute(sql).fetchall()
+            return
+        except sqlite3.OperationalError as error:
+            if getattr(error, "sqlite_errorname", "") != "SQLITE_BUSY" or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+def open_database(path: Path | str) -> sqlite3.Connection:
+    """An autocommit connection to `path` in WAL mode, created private; StoreError when it cannot be used.
+
+    Shared by threads (the login callback stores its token from a server thread while the main thread
+    waits); a run waits up to BUSY_TIMEOUT_SECONDS for another's write lock."""
+    if str(path) != ":memory:":
+        make_private_folder(Path(path).parent)
+        _make_private_file(Path(path))
+    db = None
+    try:
+        db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_SECONDS)
+        db.row_factory = sqlite3.Row
+        _patiently(db, "PRAGMA journal_mode=WAL")
+        _patiently(db, "SELECT count(*) FROM sqlite_master")  # reads the schema: a damaged one shows here
+    except sqlite3.Error as error:
+        if db is not None:
+            db.close()
+        raise database_error(path, error) from None
+    return db
+
+
+def _statements(script: str) -> list[str]:
+    """The SQL statements of a migration script, one by one (executescript would commit between them)."""
+    statements, pending = [], ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n\t;"):
+                statements.append(pending.strip())
+            pending = ""
+    if pending.strip(" \n\t;"):
+        statements.append(pending.strip())
+    return statements
+
+
+def migrate(db: sqlite3.Connection, path: Path | str, migrations: Sequence[str], newer: str) -> None:
+    """Run the migrations not yet run (`PRAGMA user_version` counts them) in one write transaction.
+
+    The version is read again once the write lock is held, so two first runs at once never both
+    create the tables; `newer` ends the message for a file from a newer version."""
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version == len(migrations):
+            return
+        if version < len(migrations):
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                if version < len(migrations):
+                    for migration in migrations[version:]:
+                        for statement in _statements(migration):
+                            db.execute(statement)
+                    db.execute(f"PRAGMA user_version = {len(migrations)}")
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+    except sqlite3.Error as error:
+        raise database_error(path, error) from None
+    if version > len(migrations):
+        raise StoreError(f"{path} holds schema version {version}, this program knows {len(migrations)}: {newer}")
+
 
 MIGRATIONS = [
     """
@@ -123,6 +278,11 @@ MIGRATIONS = [
         fetched_at TEXT NOT NULL
     );
     """,
+    # Which app (API key) a token was issued for, as a SHA-256 digest: a token only works with that key,
+    # so a KITE_API_KEY typo must not pass for an expired login. '' = stored before this was recorded.
+    """
+    ALTER TABLE kite_tokens ADD COLUMN api_key_digest TEXT NOT NULL DEFAULT '';
+    """,
 ]
 
 
@@ -132,28 +292,24 @@ class StoredToken:
     user_name: str
     encrypted_token: str
     issued_at: str  # ISO 8601, with its offset
+    api_key_digest: str = ""  # sha256 of the API key it was issued for; "" when not known
 
 
 class Store:
     def __init__(self, path: Path | str) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        """Open (or create) the store; StoreError when DATA_DIR or the file cannot be used."""
         self.path = path
-        # The login callback stores its token from a server thread while the main thread waits.
-        self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self._migrate()
-
-    def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise RuntimeError(
-                f"{self.path} was written by a newer niftybaskets (schema {version}, this one knows "
-                f"{len(MIGRATIONS)}); update the code or use another DATA_DIR"
+        self.db = open_database(path)
+        try:
+            migrate(
+                self.db,
+                path,
+                MIGRATIONS,
+                "it was written by a newer niftybaskets; update the code or use another DATA_DIR",
             )
-        for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
-            self.db.executescript(f"BEGIN; {migration} PRAGMA user_version = {number}; COMMIT;")
+        except StoreError:
+            self.db.close()
+            raise
 
     def damage(self) -> str:
         """What SQLite's quick check finds wrong with the file ("" when nothing)."""
@@ -167,10 +323,12 @@ class Store:
 
     def save_token(self, token: StoredToken) -> None:
         self.db.execute(
-            """INSERT INTO kite_tokens (user_id, user_name, encrypted_token, issued_at) VALUES (?, ?, ?, ?)
+            """INSERT INTO kite_tokens (user_id, user_name, encrypted_token, issued_at, api_key_digest)
+               VALUES (?, ?, ?, ?, ?)
                ON CONFLICT(user_id) DO UPDATE SET user_name = excluded.user_name,
-                 encrypted_token = excluded.encrypted_token, issued_at = excluded.issued_at""",
-            (token.user_id, token.user_name, token.encrypted_token, token.issued_at),
+                 encrypted_token = excluded.encrypted_token, issued_at = excluded.issued_at,
+                 api_key_digest = excluded.api_key_digest""",
+            (token.user_id, token.user_name, token.encrypted_token, token.issued_at, token.api_key_digest),
         )
 
     def tokens(self) -> list[StoredToken]:

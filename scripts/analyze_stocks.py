@@ -10,13 +10,13 @@ import time
 from rich.console import Console
 
 from niftybaskets.config import ConfigError, load_settings
+from niftybaskets.marketdata.chain import MarketData
 from niftybaskets.research.analyze import AnalyzeError, AnalyzeOptions, analyze, new_run_id, print_summary
 from niftybaskets.research.forecasts import Forecaster
-from niftybaskets.research.gemini import Gemini
-from niftybaskets.research.nse import NseClient
+from niftybaskets.research.gemini import Gemini, GeminiKeysRefused
 from niftybaskets.research.prompts import load_prompt
 from niftybaskets.research.sources import SourceResolver
-from niftybaskets.store import Store
+from niftybaskets.store import Store, StoreError
 
 
 def main() -> int:
@@ -27,7 +27,7 @@ def main() -> int:
     parser.add_argument(
         "-fl", "--force-llm", action="store_true", help="research again even if forecast in the last 12 h"
     )
-    parser.add_argument("-fn", "--force-nse", action="store_true", help="fetch the index from NSE again; drop leavers")
+    parser.add_argument("-fn", "--force-nse", action="store_true", help="fetch the index list again; drop leavers")
     parser.add_argument("-f", "--force", choices=["llm", "nse", "both"], help="shorthand for -fl, -fn or both")
     parser.add_argument(
         "--max-calls", type=int, default=5000, help="stop after this many Gemini calls (default: %(default)s)"
@@ -44,6 +44,9 @@ def main() -> int:
     try:
         settings = load_settings()
         settings.require("gemini_keys")
+        market = MarketData.from_settings(
+            settings, lambda message: console.print(message, markup=False, highlight=False, soft_wrap=True)
+        )
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -56,7 +59,11 @@ def main() -> int:
         horizon_days=args.horizon_days,
     )
     gemini = Gemini(settings.gemini_keys, settings.gemini_base_url)
-    store = Store(settings.store_path)
+    try:
+        store = Store(settings.store_path)
+    except StoreError as error:  # a bad DATA_DIR or a damaged store
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     started = time.monotonic()
     try:
         forecaster = Forecaster(
@@ -67,7 +74,7 @@ def main() -> int:
             prompt=load_prompt("forecast", settings.gemini_model),
             extract=load_prompt("extract_forecast", settings.gemini_model),
         )
-        summary = analyze(store, NseClient(settings.nse_base_url), gemini, forecaster, options, console)
+        summary = analyze(store, market, gemini, forecaster, options, console)
     except AnalyzeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -77,8 +84,15 @@ def main() -> int:
     finally:
         store.close()
     print_summary(summary, gemini, console, time.monotonic() - started)
+    if isinstance(summary.halt, GeminiKeysRefused):  # a setting to fix: keys named by number only
+        print(f"error: {summary.halt}", file=sys.stderr)
+        return 2
     researched = len(summary.done) + len(summary.cached)
-    return 0 if researched or not summary.failed else 1
+    if researched or not (summary.failed or summary.stopped):
+        return 0
+    if summary.halt is not None:
+        print(f"error: {summary.halt}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -7,10 +7,10 @@ import logging
 import sys
 
 from niftybaskets.config import ConfigError, load_settings
-from niftybaskets.research.gemini import Gemini
+from niftybaskets.research.gemini import Gemini, GeminiKeysRefused
 from niftybaskets.research.portfolio import PortfolioError
 from niftybaskets.research.publish import publish_basket
-from niftybaskets.store import Store
+from niftybaskets.store import Store, StoreError
 
 
 def main() -> int:
@@ -37,7 +37,11 @@ def main() -> int:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    store = Store(settings.store_path)
+    try:
+        store = Store(settings.store_path)
+    except StoreError as error:  # a bad DATA_DIR or a damaged store
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     try:
         gemini = Gemini(settings.gemini_keys, settings.gemini_base_url)
         published = publish_basket(
@@ -51,6 +55,9 @@ def main() -> int:
             model=settings.gemini_model,
             horizon_days=args.horizon_days,
         )
+    except GeminiKeysRefused as error:  # a setting to fix: keys named by number only
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except PortfolioError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

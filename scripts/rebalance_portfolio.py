@@ -13,6 +13,7 @@ from niftybaskets.config import ConfigError, load_settings
 from niftybaskets.paper.serve import SAMPLE_ACCOUNT
 from niftybaskets.rebalance.command import Command, Request
 from niftybaskets.rebalance.execute import RunOptions
+from niftybaskets.store import StoreError
 
 
 def rupees(text: str) -> float:
@@ -99,6 +100,9 @@ def main() -> int:
         parser.error("--paper-reset goes with --paper")
     try:
         return Command(settings, Console(), Console(stderr=True)).run(request)
+    except StoreError as error:  # a bad DATA_DIR or a damaged file under it (the paper exchange's, the audit's)
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("cancelled; orders already sent stay with Kite: check the order book.", file=sys.stderr)
         return 1

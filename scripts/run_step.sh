@@ -7,8 +7,12 @@ cd "$(dirname "$0")/.."
 step=${1:?usage: scripts/run_step.sh STEP}
 run_id=${RUN_ID:-$(date -u +%Y%m%dT%H%M%SZ)}
 index=${INDEX:-NIFTY SMALLCAP 250}
+# The logs show holdings, orders and account values: only this user may read them (folder 0700, files 0600).
 mkdir -p data/logs
+chmod 700 data/logs
 log="data/logs/${run_id}_${index// /_}_${step}.log"
+(umask 077 && : >>"$log")
+chmod 600 "$log"
 python=.venv/bin/python
 [ -x "$python" ] || python=python3
 set +e

@@ -10,7 +10,7 @@ import sys
 from rich.console import Console
 
 from niftybaskets.config import ConfigError, load_settings
-from niftybaskets.ledger.command import LedgerError, ScoreRequest, score
+from niftybaskets.ledger.command import LedgerError, ScoreRequest, default_history_sources, score
 from niftybaskets.ledger.history import HistoryError
 
 
@@ -19,10 +19,10 @@ def main() -> int:
     parser.add_argument("-i", "--index", help="score only this NSE index's baskets (default: every index published)")
     parser.add_argument(
         "--source",
-        choices=["nse", "kite"],
-        default="nse",
-        help="daily prices from NSE's public history, or from Kite's historical data if your plan has it "
-        "(needs a login; default: %(default)s)",
+        help="where daily prices come from, comma-separated in the order to ask them: nse (NSE's public "
+        "history), yahoo (Yahoo Finance), kite (Kite's historical data, if your plan has it; needs a login). "
+        "A source that refuses is left and the next one asked (default: the nse and yahoo of MARKET_DATA_SOURCES, "
+        "in its order)",
     )
     parser.add_argument(
         "--entry",
@@ -36,7 +36,12 @@ def main() -> int:
     console = Console()
     try:
         settings = load_settings()
-        changed = score(settings, ScoreRequest(args.index, args.source, args.entry), console)
+        sources = (
+            tuple(name.strip().lower() for name in args.source.split(",") if name.strip())
+            if args.source is not None
+            else default_history_sources(settings)
+        )
+        changed = score(settings, ScoreRequest(args.index, sources, args.entry), console)
     except (ConfigError, LedgerError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

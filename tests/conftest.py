@@ -16,6 +16,18 @@ from niftybaskets.paper.account_file import parse_account_file
 from niftybaskets.paper.embedded import EmbeddedExchange
 from tests.fakes.clock import FakeClock, SteppingMonotonic
 
+# No test may reach the real market-data services: a source a test does not point at a fake of its
+# own is refused at once (port 9, discard), as an unreachable service is.
+UNREACHABLE = "http://127.0.0.1:9"
+
+
+@pytest.fixture(autouse=True)
+def no_real_market_data(monkeypatch):
+    for name in ("NSE_BASE_URL", "NIFTY_INDICES_BASE_URL", "YAHOO_BASE_URL"):
+        monkeypatch.setenv(name, UNREACHABLE)
+    monkeypatch.delenv("MARKET_DATA_SOURCES", raising=False)
+
+
 MONDAY_10AM = datetime(2026, 11, 23, 10, 0, tzinfo=IST)  # a trading day; 24 Nov 2026 is an NSE holiday
 
 BASE_ACCOUNT = {

@@ -15,11 +15,11 @@ def test_defaults_give_one_account_with_every_rule_on(monkeypatch):
     assert (rules.order_rate_limit, rules.quote_rate_limit, rules.sale_proceeds) == (10, 1, "same_day")
 
 
-def test_credentials_default_to_the_environment(monkeypatch):
+def test_the_api_key_defaults_to_the_environment_but_never_the_secret(monkeypatch):
     monkeypatch.setenv("KITE_API_KEY", "envkey")
     monkeypatch.setenv("KITE_API_SECRET", "envsecret")
     account = parse_account_file("cash: 10").all_accounts()[0]
-    assert (account.api_key, account.api_secret) == ("envkey", "envsecret")
+    assert (account.api_key, account.api_secret) == ("envkey", "paper")
 
 
 def test_symbols_are_normalised():

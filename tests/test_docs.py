@@ -67,6 +67,15 @@ EXERCISED = {
         "tests/test_encryption.py::test_tokens_round_trip_and_another_key_cannot_read_them"
     ],
     "python3 scripts/kite_login.py": ["tests/kite/test_kite_login_script.py::test_the_daily_login_end_to_end"],
+    "python3 scripts/doctor.py": [
+        "tests/test_doctor.py::test_everything_answers_every_line_passes_and_exit_0",
+        "tests/test_doctor.py::test_the_script_runs_as_a_program",
+    ],
+    "python3 scripts/doctor.py --only nse,niftyindices,yahoo,gemini": [
+        "tests/test_doctor.py::test_nse_down_while_nse_indices_and_yahoo_answer_still_exits_0",
+        "tests/test_doctor.py::test_no_source_of_index_lists_exits_1",
+    ],
+    "python3 scripts/doctor.py --json": ["tests/test_doctor.py::test_json_is_one_document_with_every_check"],
     "python3 scripts/kite_login.py --export kite-token.json": [
         "tests/kite/test_kite_login_script.py::test_export_logs_in_first_when_nobody_is",
         "tests/workflows/test_workflow_steps.py::test_a_token_file_on_the_runner_host_is_used_without_github",

@@ -129,8 +129,9 @@ class Helper:
         profile = self.sessions.profile(access_token)
         if profile is None:
             self.error(
-                f"the token in {path} (user {artifact.user_id}, issued {artifact.issued_at}) has expired; "
-                f"log in again ({login_command(artifact.user_id)}) and export a new file"
+                f"Kite refuses the token in {path} (user {artifact.user_id}, issued {artifact.issued_at}): it has "
+                f"expired, or was issued for another API key than KITE_API_KEY; check KITE_API_KEY, or log in "
+                f"again ({login_command(artifact.user_id)}) and export a new file"
             )
             return 2
         if profile["user_id"] != artifact.user_id:
@@ -143,6 +144,10 @@ class Helper:
 
     def list(self) -> int:
         sessions = self.sessions.stored()
+        advice = self.sessions.mismatch_advice()
+        if not sessions and advice:
+            self.error(advice)
+            return 2
         if not sessions:
             self.say(f"No valid Kite logins stored. Log in with: {login_command()}")
             return 0
@@ -183,6 +188,8 @@ def run_helper(
             session = helper.sessions.require(user_id, quiet=True)
         else:
             session = helper.sessions.choose(user_id, ask=helper.ask)
+            if session is None and any(not user_id or user == user_id for user in helper.sessions.mismatched):
+                raise NoSessionError(f"No valid Kite login: {helper.sessions.mismatch_advice(user_id)}")
             if session is None:
                 helper.say("No valid login stored: logging in first.")
                 status = helper.login(port, browser, timeout, user_id)

@@ -5,6 +5,12 @@ by default). `/login` forwards the browser to Kite's login page with a fresh `st
 `redirect_params`; `/callback` checks that state, exchanges the request token and stores the
 access token encrypted. The console shows only the local /login link: neither the API key nor
 any token is printed.
+
+The first successful exchange wins. A browser may send the same callback several times at once
+(a retry): the duplicates' exchanges fail (a request token is single-use), and they are answered
+with the winner's page. A refused or unreachable exchange ends nothing: the helper says what
+happened and keeps waiting for another login until its timeout. Only a setting to fix (a wrong
+API key or secret) or a fault of this machine ends it early.
 """
 
 from __future__ import annotations
@@ -81,6 +87,49 @@ def page(title: str, body: str, status: int = 200) -> HTMLResponse:
     )
 
 
+class Exchanges:
+    """The callbacks' token exchanges, run side by side: the first success wins, and a failure that
+    overlapped a running exchange waits for it, so a duplicate of a good login is not reported as
+    a failure."""
+
+    WAIT_SECONDS = 60.0  # bounds the wait for an overlapping exchange (Kite calls time out well before)
+
+    def __init__(self, exchange: Callable[[str], KiteSession]) -> None:
+        self._exchange = exchange
+        self._changed = threading.Condition()
+        self._running = 0
+        self.winner: KiteSession | None = None
+
+    def run(self, request_token: str) -> tuple[KiteSession | None, bool]:
+        """(the session, whether this call won it), or raises the exchange's error when no exchange
+        running alongside it succeeded."""
+        with self._changed:
+            if self.winner is not None:
+                return self.winner, False
+            self._running += 1
+        try:
+            session = self._exchange(request_token)
+        except BaseException:
+            with self._changed:
+                self._running -= 1
+                self._changed.notify_all()
+                self._changed.wait_for(lambda: self.winner is not None or self._running == 0, self.WAIT_SECONDS)
+                if self.winner is not None:
+                    return self.winner, False
+            raise
+        with self._changed:
+            self._running -= 1
+            won = self.winner is None
+            if won:
+                self.winner = session
+            self._changed.notify_all()
+            return self.winner, won
+
+
+def logged_in_page(session: KiteSession) -> HTMLResponse:
+    return page("Logged in", f"Logged in to Kite as {session.user_id} ({session.user_name}). You can close this tab.")
+
+
 def create_callback_app(
     callback: Callback,
     kite_login_url: str,
@@ -88,8 +137,18 @@ def create_callback_app(
     exchange: Callable[[str], KiteSession],
     finish: Callable[[LoginResult], None],
     say: Callable[[str], None],
+    failed: Callable[[str], None] = lambda reason: None,
 ) -> FastAPI:
+    """`finish` gets the first successful login, or an error no other login could mend; `failed`
+    gets the reason of each failed exchange the helper outlives."""
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    exchanges = Exchanges(exchange)
+    again = f"The helper is still waiting: open {callback.login_link} to log in again."
+
+    def retry(reason: str, title: str, status: int) -> HTMLResponse:
+        failed(reason)
+        say(f"{reason}. Still waiting: open {callback.login_link} to log in again.")
+        return page(title, f"{reason}. {again}", status)
 
     @app.get("/login")
     async def login() -> RedirectResponse:
@@ -113,27 +172,29 @@ def create_callback_app(
             say("Kite came back without a request token; open the link again.")
             return page("No request token", "Kite came back without a request token. Open the link again.", 400)
         try:
-            session = await run_in_threadpool(exchange, request_token)
+            session, won = await run_in_threadpool(exchanges.run, request_token)
         except kite_errors.KiteException as error:
-            # A wrong api_key or secret is a setting to fix; anything else may pass with a new login.
-            configuration = "checksum" in str(error).lower() or "api_key" in str(error).lower()
-            advice = "check KITE_API_KEY and KITE_API_SECRET" if configuration else "run the login again"
-            finish(
-                LoginResult(
-                    error=f"Kite refused the token exchange: {error} ({advice})", exit_code=2 if configuration else 1
+            # A wrong api_key or secret is a setting to fix, and no new login mends it.
+            if "checksum" in str(error).lower() or "api_key" in str(error).lower():
+                finish(
+                    LoginResult(
+                        error=f"Kite refused the token exchange: {error} (check KITE_API_KEY and KITE_API_SECRET)",
+                        exit_code=2,
+                    )
                 )
-            )
-            return page("Login failed", f"Kite refused the token exchange: {error}", 502)
+                return page("Login failed", f"Kite refused the token exchange: {error}", 502)
+            # A stale, reused or made-up request token: the next login brings a fresh one.
+            return retry(f"Kite refused this login's request token ({error})", "Login not completed", 400)
         except RequestException as error:
-            finish(LoginResult(error=f"Could not reach Kite to finish the login: {type(error).__name__}", exit_code=1))
-            return page("Login failed", "Could not reach Kite to finish the login.", 502)
-        except Exception as error:  # the helper must end with a message, never hang on a dead callback
+            return retry(
+                f"Could not reach Kite to finish the login ({type(error).__name__})", "Login not completed", 502
+            )
+        except Exception as error:  # a fault of this machine (the store?): end with a message, never hang
             finish(LoginResult(error=f"The login failed: {type(error).__name__}: {error}", exit_code=1))
             return page("Login failed", "The helper could not finish the login; see its console.", 500)
-        finish(LoginResult(session=session))
-        return page(
-            "Logged in", f"Logged in to Kite as {session.user_id} ({session.user_name}). You can close this tab."
-        )
+        if won:
+            finish(LoginResult(session=session))
+        return logged_in_page(session)
 
     return app
 
@@ -154,17 +215,22 @@ def run_login(
     query = urlencode({"v": "3", "api_key": settings.kite_api_key, "redirect_params": urlencode({"state": state})})
     done = threading.Event()
     results: list[LoginResult] = []
+    failures: list[str] = []
 
     def finish(result: LoginResult) -> None:
         results.append(result)
         done.set()
 
-    app = create_callback_app(callback, f"{settings.login_page}?{query}", state, sessions.exchange, finish, say)
+    app = create_callback_app(
+        callback, f"{settings.login_page}?{query}", state, sessions.exchange, finish, say, failures.append
+    )
     with BackgroundServer(app, host=callback.host, port=callback.port, log_level="error"):
         say(f"Listening on {callback.url} (this must be the redirect URL registered in your Kite app).")
         show_link(callback.login_link)
         if open_browser is not None:
             open_browser(callback.login_link)
         if not done.wait(timeout):
-            return LoginResult(error=f"No login within {timeout:g} seconds; run the helper again.", exit_code=1)
-    return results[0]
+            last = f" The last attempt failed: {failures[-1]}." if failures else ""
+            return LoginResult(error=f"No login within {timeout:g} seconds; run the helper again.{last}", exit_code=1)
+    # A login that succeeded wins over an error reported alongside it.
+    return next((result for result in results if result.session is not None), results[0])

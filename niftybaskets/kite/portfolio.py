@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+KITE_SOURCE = "kite"
+
 
 @dataclass(frozen=True)
 class Portfolio:
@@ -14,6 +16,8 @@ class Portfolio:
     blocked: float  # sale money held back until settlement (utilised.delivery): value, not spendable
     # Settled demat shares not yet sold today: selling them credits money today (T1 shares do not).
     settled: dict[str, int] = field(default_factory=dict)
+    # Who gave each price: "kite" (holdings, positions, /quote/ltp), or the market-data source.
+    price_sources: dict[str, str] = field(default_factory=dict)
 
     @property
     def stock_value(self) -> float:
@@ -26,8 +30,8 @@ class Portfolio:
     def value_of(self, symbol: str) -> float:
         return self.quantities.get(symbol, 0) * self.prices.get(symbol, 0.0)
 
-    def with_prices(self, prices: Mapping[str, float]) -> Portfolio:
-        return replace(self, prices={**self.prices, **prices})
+    def with_prices(self, prices: Mapping[str, float], sources: Mapping[str, str]) -> Portfolio:
+        return replace(self, prices={**self.prices, **prices}, price_sources={**self.price_sources, **sources})
 
     def without(self, symbols: Iterable[str]) -> Portfolio:
         gone = set(symbols)
@@ -67,4 +71,5 @@ def value_portfolio(holdings: list[Mapping], positions: Mapping, equity_margins:
         cash=float(equity_margins["net"]),
         blocked=float(equity_margins.get("utilised", {}).get("delivery", 0) or 0),
         settled={symbol: count for symbol, count in settled.items() if count > 0},
+        price_sources=dict.fromkeys(prices, KITE_SOURCE),
     )

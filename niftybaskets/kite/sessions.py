@@ -2,12 +2,19 @@
 
 A token is good until about 06:00 IST the next day, or until the user logs out or logs in
 elsewhere; the only sure test is asking Kite (`GET /user/profile`). Tokens are never printed.
+
+A token works only with the API key it was issued for, and Kite answers the same TokenException
+for a dead token and for a live one sent with another key. So each stored token records (as a
+SHA-256 digest) the key it was issued for: a token is deleted only when Kite refuses it with that
+key; with another KITE_API_KEY it is kept and the mismatch is named.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 
 from cryptography.fernet import Fernet
 from kiteconnect import KiteConnect
@@ -15,10 +22,11 @@ from kiteconnect import exceptions as kite_errors
 
 from niftybaskets.config import ConfigError, Settings
 from niftybaskets.encryption import decrypt, encrypt
-from niftybaskets.market import Clock, system_clock
+from niftybaskets.market import IST, Clock, system_clock
 from niftybaskets.store import Store, StoredToken
 
 LOGIN_COMMAND = "python3 scripts/kite_login.py"
+TOKEN_EXPIRY = time(6, 0)  # IST: every access token issued before the latest 06:00 is dead
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,19 @@ def login_command(user_id: str | None = None) -> str:
     return f"{LOGIN_COMMAND} --user-id {user_id}" if user_id else LOGIN_COMMAND
 
 
+def api_key_digest(api_key: str, api_root: str) -> str:
+    """What the store keeps of the API key (and the Kite, or paper exchange, it is for) a token was
+    issued with; the key itself stays in .env."""
+    return hashlib.sha256(f"{api_root.rstrip('/')}\n{api_key}".encode()).hexdigest()
+
+
+def latest_expiry(now: datetime) -> datetime:
+    """The most recent 06:00 IST at or before `now`: tokens issued before it have expired."""
+    local = now.astimezone(IST)
+    today = datetime.combine(local.date(), TOKEN_EXPIRY, IST)
+    return today if local >= today else today - timedelta(days=1)
+
+
 class Sessions:
     def __init__(
         self,
@@ -54,6 +75,9 @@ class Sessions:
         self.fernet = fernet
         self.say = say
         self.clock = clock
+        # Users whose stored login was issued for another API key than KITE_API_KEY (found by `stored`).
+        self.mismatched: list[str] = []  # stored logins made with another API key (or Kite)
+        self.uncertain: list[str] = []  # stored before keys were recorded, refused: ended, or another key
 
     def client(self, access_token: str | None = None) -> KiteConnect:
         return KiteConnect(self.settings.kite_api_key, access_token=access_token, root=self.settings.kite_api_root)
@@ -79,12 +103,20 @@ class Sessions:
                 session.user_name,
                 sealed or encrypt(self.fernet, session.access_token),
                 session.issued_at,
+                api_key_digest(self.settings.kite_api_key, self.settings.kite_api_root),
             )
         )
 
     def stored(self, user_id: str | None = None) -> list[KiteSession]:
-        """Stored tokens Kite still accepts, by user id; the dead and the undecryptable are deleted."""
+        """Stored tokens Kite still accepts, by user id; the dead and the undecryptable are deleted.
+
+        A token issued for another API key than KITE_API_KEY is kept (Kite would refuse it with this
+        key whether it is alive or not), said so, and its user listed in `self.mismatched`.
+        """
         alive = []
+        self.mismatched = []
+        self.uncertain = []
+        current_key = api_key_digest(self.settings.kite_api_key, self.settings.kite_api_root)
         for token in self.store.tokens():
             if user_id and token.user_id != user_id:
                 continue
@@ -95,12 +127,55 @@ class Sessions:
                     f"The stored token of {token.user_id} cannot be decrypted (ENCRYPTION_KEY changed?); deleted it."
                 )
                 continue
-            if self.profile(access_token) is None:
-                self.store.delete_token(token.user_id)
-                self.say(f"The stored token of {token.user_id} (issued {token.issued_at}) has expired; deleted it.")
+            if token.api_key_digest and token.api_key_digest != current_key:
+                self.mismatched.append(token.user_id)
+                self.say(
+                    f"The API key does not match the stored login of {token.user_id} (issued {token.issued_at}): "
+                    f"it was made with another KITE_API_KEY; kept it."
+                )
                 continue
-            alive.append(KiteSession(token.user_id, token.user_name, access_token, token.issued_at))
+            if self.profile(access_token) is None:
+                if token.api_key_digest or self._issued_before_expiry(token):
+                    self.store.delete_token(token.user_id)
+                    self.say(f"The stored token of {token.user_id} (issued {token.issued_at}) has expired; deleted it.")
+                else:  # stored before keys were recorded: expired, or issued for another key
+                    self.uncertain.append(token.user_id)
+                    self.say(
+                        f"Kite refuses the stored login of {token.user_id} (issued {token.issued_at}): it has "
+                        f"ended, or the API key does not match the stored login; kept it."
+                    )
+                continue
+            session = KiteSession(token.user_id, token.user_name, access_token, token.issued_at)
+            if not token.api_key_digest:  # Kite took it with this key: it was issued for this key
+                self.save(session, sealed=token.encrypted_token)
+            alive.append(session)
         return alive
+
+    def _issued_before_expiry(self, token: StoredToken) -> bool:
+        try:
+            issued = datetime.fromisoformat(token.issued_at)
+        except ValueError:
+            return False
+        if issued.tzinfo is None:
+            issued = issued.replace(tzinfo=IST)
+        return issued < latest_expiry(self.clock())
+
+    def mismatch_advice(self, user_id: str | None = None) -> str:
+        """Why no stored login works when `stored` found only logins made with another API key ("" if none);
+        a login stored before keys were recorded that Kite refuses may simply have ended: said as such."""
+        users = [user for user in self.mismatched if not user_id or user == user_id]
+        if not users:
+            unsure = [user for user in self.uncertain if not user_id or user == user_id]
+            return (
+                f"Kite refuses the stored login of {', '.join(unsure)}: it has ended, or KITE_API_KEY is not the "
+                f"key it was made with: log in again ({login_command(user_id)})"
+                if unsure
+                else ""
+            )
+        return (
+            f"the API key does not match the stored login of {', '.join(users)}: check KITE_API_KEY (the stored "
+            f"login is kept), or log in again with this key: {login_command(user_id)}"
+        )
 
     def choose(
         self, user_id: str | None = None, quiet: bool = False, ask: Callable[[str], str] = input
@@ -115,8 +190,8 @@ class Sessions:
             profile = self.profile(override)
             if profile is None:
                 raise ConfigError(
-                    f"KITE_ACCESS_TOKEN is set but Kite refuses it (expired?): unset it, or log in with "
-                    f"`{login_command(user_id)}`"
+                    f"KITE_ACCESS_TOKEN is set but Kite refuses it (expired, or issued for another KITE_API_KEY?): "
+                    f"unset it, or log in with `{login_command(user_id)}`"
                 )
             if user_id and profile["user_id"] != user_id:
                 raise ConfigError(f"KITE_ACCESS_TOKEN belongs to {profile['user_id']}, not {user_id}")
@@ -152,5 +227,8 @@ class Sessions:
         session = self.choose(user_id, quiet, ask)
         if session is None:
             who = f" for {user_id}" if user_id else ""
+            advice = self.mismatch_advice(user_id)
+            if advice:
+                raise NoSessionError(f"No valid Kite login{who}: {advice}")
             raise NoSessionError(f"No valid Kite login{who}. Log in first: {login_command(user_id)}")
         return session

@@ -15,11 +15,11 @@ from niftybaskets.config import ConfigError, Settings
 from niftybaskets.encryption import fernet_from_key
 from niftybaskets.kite.client import KiteClient
 from niftybaskets.kite.sessions import Sessions, login_command
-from niftybaskets.ledger.history import HistoryError, KiteHistory, NseHistory, PriceHistory
+from niftybaskets.ledger.history import HistoryError, KiteHistory, PriceHistory, PriceSource, WebHistory
 from niftybaskets.ledger.published import published_baskets
 from niftybaskets.ledger.score import Ledger, price_needs, score_ledger
 from niftybaskets.market import Clock, NseCalendar, system_clock
-from niftybaskets.research.nse import NseClient
+from niftybaskets.marketdata.chain import provider
 from niftybaskets.site.index_page import update_index
 from niftybaskets.site.performance import rupees, write_performance
 from niftybaskets.store import Store
@@ -32,13 +32,19 @@ class LedgerError(ValueError):
 @dataclass(frozen=True)
 class ScoreRequest:
     index: str | None  # None: every index with a published basket
-    source: str  # "nse" or "kite"
+    sources: tuple[str, ...]  # in the order to ask them: "nse", "yahoo", "kite"
     entry: str  # "open" or "close"
 
 
-def price_source(settings: Settings, store: Store, source: str, say: Callable[[str], None]) -> NseHistory | KiteHistory:
-    if source == "nse":
-        return NseHistory(NseClient(settings.nse_base_url))
+HISTORY_SOURCES = ("nse", "yahoo", "kite")
+
+
+def default_history_sources(settings: Settings) -> tuple[str, ...]:
+    """The sources of daily prices among MARKET_DATA_SOURCES, in its order (Kite only when asked for)."""
+    return tuple(name for name in settings.market_data_sources if name in HISTORY_SOURCES)
+
+
+def kite_history(settings: Settings, store: Store, say: Callable[[str], None]) -> KiteHistory:
     settings.require("kite_api_key", "encryption_key")
     sessions = Sessions(settings, store, fernet_from_key(settings.encryption_key.get_secret_value()), say=say)
     try:
@@ -50,6 +56,21 @@ def price_source(settings: Settings, store: Store, source: str, say: Callable[[s
             f"no Kite login for the historical data: log in with `{login_command()}`, or use --source nse"
         )
     return KiteHistory(KiteClient(sessions.client(session.access_token)))
+
+
+def price_sources(
+    settings: Settings, store: Store, names: tuple[str, ...], say: Callable[[str], None]
+) -> list[PriceSource]:
+    unknown = [name for name in names if name not in HISTORY_SOURCES]
+    if unknown or not names:
+        raise ConfigError(
+            f"unknown price source {', '.join(unknown) or '(none)'}: choose from {', '.join(HISTORY_SOURCES)}, "
+            "comma-separated in the order to ask them"
+        )
+    return [
+        kite_history(settings, store, say) if name == "kite" else WebHistory(provider(settings, name))
+        for name in dict.fromkeys(names)
+    ]
 
 
 def summary_line(ledger: Ledger) -> str:
@@ -69,7 +90,7 @@ def score(
     request: ScoreRequest,
     console: Console,
     clock: Clock = system_clock,
-    history_source: NseHistory | KiteHistory | None = None,
+    history_sources: list[PriceSource] | None = None,
 ) -> list[Path]:
     """Score every published basket of the index (or of every index) and write the pages; the files
     changed. Raises LedgerError, ConfigError or HistoryError."""
@@ -82,25 +103,33 @@ def score(
         raise LedgerError(f"no published baskets{where} in {docs / 'baskets'}.{hint}")
     calendar = NseCalendar(settings.nse_extra_holidays)
     now = clock()
+
+    def say(message: str) -> None:
+        console.print(message, markup=False, highlight=False, soft_wrap=True)
+
     store, prices_store = Store(settings.store_path), Store(settings.prices_path)
     changed: list[Path] = []
     try:
-        source = history_source or price_source(settings, store, request.source, console.print)
-        history = PriceHistory(prices_store, source, clock)
+        sources = history_sources or price_sources(settings, store, request.sources, console.print)
+        history = PriceHistory(prices_store, sources, clock, say)
+        names = ", then ".join(source.name for source in sources)
         for index in sorted({b.index for b in baskets}):
             of_index = [b for b in baskets if b.index == index]
             needs = price_needs(of_index, calendar, now)
             if needs:
                 stocks = len(needs) - (index in needs)
-                console.print(f"{index}: prices of {stocks} stocks and the index from {source.name} ...")
+                console.print(f"{index}: prices of {stocks} stocks and the index from {names} ...")
             with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
                 task = progress.add_task("prices", total=len(needs))
                 prices = history.load(needs, {index}, lambda symbol, task=task: progress.advance(task))
             ledger = score_ledger(index, of_index, prices, calendar, now, request.entry)
             index_problems = [p for p in problems if p.startswith(f"{index}__")]
-            changed += write_performance(docs, ledger, source.name, prices, index_problems)
+            answered = {series.source for series in prices.values() if series.days}
+            used = [source.name for source in sources if source.name in answered] or [sources[0].name]
+            changed += write_performance(docs, ledger, used, prices, index_problems)
             console.print(summary_line(ledger))
-        console.print(f"Asked {source.name} {source.calls} times; the rest came from {settings.prices_path}.")
+        asked = ", ".join(f"{source.name} {source.calls} times" for source in sources)
+        console.print(f"Asked {asked}; the rest came from {settings.prices_path}.")
     finally:
         store.close()
         prices_store.close()

@@ -1,4 +1,4 @@
-"""Daily prices for the ledger, from NSE's public history or Kite's `historical_data`, kept in SQLite.
+"""Daily prices for the ledger, from NSE's public history, Yahoo's or Kite's `historical_data`, kept in SQLite.
 
 A day's prices are final once NSE has published them (18:00 IST); the store records which days
 each symbol's prices cover, so a re-run asks the source only for days it has not seen. Days after
@@ -7,13 +7,14 @@ source has never sent a row for, or a week without any row inside what was asked
 a long suspension), is asked again every time. NSE's
 prices are as traded, with its list of corporate actions to join them across splits and bonuses;
 Kite's come adjusted, and Kite adjusts its whole history after each action, so a Kite range is
-always fetched again whole rather than stitched to rows fetched before.
+always fetched again whole rather than stitched to rows fetched before; so is Yahoo's. The sources
+are asked in order: one that refuses is left for the rest of the run and the next one answers.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 
 import requests
@@ -23,12 +24,13 @@ from niftybaskets.kite.client import KiteClient
 from niftybaskets.ledger.prices import Adjustment, DayPrice, PriceSeries, price_factor
 from niftybaskets.ledger.score import PRICES_FINAL
 from niftybaskets.market import IST, Clock
-from niftybaskets.ratelimit import RateLimiter
-from niftybaskets.research.nse import NseClient, NseError, NseNotFound
+from niftybaskets.marketdata.answers import MarketDataError, NotFound
+from niftybaskets.marketdata.chain import NEXT_STEP
+from niftybaskets.marketdata.nse import NseClient
+from niftybaskets.marketdata.yahoo import YahooClient
 from niftybaskets.store import Store
 
-NSE_LIMITS = [(2, 1.0), (60, 60.0)]  # NSE has no published limit; it blocks clients that hurry
-NSE_CHUNK_DAYS = 90
+CHUNK_DAYS = {"nse": 90, "yahoo": 2000}
 KITE_CHUNK_DAYS = 2000  # Kite's longest range for daily candles
 LATE_DAYS = 7  # a day still without a row this long after it is taken as not traded
 HOLE_DAYS = 7  # NSE never closes this long (its longest breaks are four days)
@@ -38,43 +40,48 @@ class HistoryError(RuntimeError):
     """The price source refused or failed; prices fetched so far are kept. The message says what to do."""
 
 
-class NseHistory:
-    name = "nse"
+class WebHistory:
+    """Daily prices from NSE (as traded, joined with NSE's corporate actions) or Yahoo (adjusted)."""
 
-    def __init__(self, client: NseClient, limiter: RateLimiter | None = None) -> None:
-        self.client = client
-        self.limiter = limiter or RateLimiter()
+    def __init__(self, client: NseClient | YahooClient) -> None:
+        self.client = client  # it keeps to the source's pace
+        self.name = client.name
+        # Yahoo adjusts its whole history after each split or bonus, as Kite does.
+        self.adjusted = not isinstance(client, NseClient)
         self.calls = 0
 
     def _ask(self, what: str, call: Callable[..., list[dict]], *args: object) -> list[dict]:
-        self.limiter.acquire("nse", NSE_LIMITS)
         self.calls += 1
         try:
             return call(*args)
-        except NseNotFound:
+        except NotFound:
             return []
-        except (NseError, requests.RequestException) as error:
+        except MarketDataError as error:
             raise HistoryError(
-                f"NSE did not send {what} ({error}). NSE blocks some networks (cloud machines among them) "
-                "and busy clients: run the scorer again later or from another network; prices fetched so far "
-                "are kept."
+                f"{self.client.title} did not send {what} ({error}): "
+                f"{NEXT_STEP.get(self.name, 'try again later')}; prices fetched so far are kept."
             ) from None
 
     def rows(self, symbol: str, first: date, last: date, is_index: bool) -> list[dict]:
         rows = []
-        for start in range(0, (last - first).days + 1, NSE_CHUNK_DAYS):
+        chunk = CHUNK_DAYS.get(self.name, KITE_CHUNK_DAYS)
+        for start in range(0, (last - first).days + 1, chunk):
             low = first + timedelta(days=start)
-            high = min(last, low + timedelta(days=NSE_CHUNK_DAYS - 1))
-            fetch = self.client.index_history if is_index else self.client.equity_history
-            rows += self._ask(f"the prices of {symbol} from {low} to {high}", fetch, symbol, low, high)
+            high = min(last, low + timedelta(days=chunk - 1))
+            rows += self._ask(
+                f"the prices of {symbol} from {low} to {high}", self.client.daily_history, symbol, low, high, is_index
+            )
         return rows
 
     def corporate_actions(self, symbol: str) -> list[dict]:
+        if not isinstance(self.client, NseClient):
+            return []
         return self._ask(f"the corporate actions of {symbol}", self.client.corporate_actions, symbol)
 
 
 class KiteHistory:
     name = "kite"
+    adjusted = True  # Kite adjusts its whole history after each corporate action
 
     def __init__(self, client: KiteClient) -> None:
         self.client = client
@@ -144,16 +151,28 @@ def last_final_day(now: datetime) -> date:
     return local.date() if local.time() >= PRICES_FINAL else local.date() - timedelta(days=1)
 
 
+PriceSource = WebHistory | KiteHistory
+
+
 class PriceHistory:
-    """Prices from one source through the store: each day asked for once (a missing one for a week)."""
+    """Prices through the store, from the first source that answers: each day asked for once (a
+    missing one for a week). A source that fails is not asked again in this run; the next one is."""
 
-    def __init__(self, store: Store, source: NseHistory | KiteHistory, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: Store,
+        sources: Sequence[PriceSource],
+        clock: Clock,
+        say: Callable[[str], None] = lambda message: None,
+    ) -> None:
         self.store = store
-        self.source = source
+        self.sources = list(sources)
         self.clock = clock
+        self.say = say
+        self.failures: dict[str, str] = {}  # source -> why it was left for the rest of the run
 
-    def _fetch(self, symbol: str, first: date, last: date, is_index: bool, final: date) -> None:
-        covered = self.store.price_coverage(self.source.name, symbol)
+    def _fetch(self, source: PriceSource, symbol: str, first: date, last: date, is_index: bool, final: date) -> None:
+        covered = self.store.price_coverage(source.name, symbol)
         fetched_at = self.clock().isoformat()
         gaps, low, high = [(first, last)], first, last
         if covered is not None:
@@ -166,10 +185,10 @@ class PriceHistory:
                 gaps.append((known_last + timedelta(days=1), last))
         if not gaps:
             return
-        replace = isinstance(self.source, KiteHistory)
+        replace = source.adjusted
         if replace:
             gaps = [(low, high)]
-        rows = [row for gap in gaps for row in self.source.rows(symbol, *gap, is_index) if low <= row["day"] <= high]
+        rows = [row for gap in gaps for row in source.rows(symbol, *gap, is_index) if low <= row["day"] <= high]
         known = None if replace or covered is None else known_last
         latest = max((row["day"] for row in rows if known is None or row["day"] > known), default=known)
         if latest is None:
@@ -181,14 +200,14 @@ class PriceHistory:
         # old); nothing new is covered while a week inside the days asked has no row at all.
         holes = _holes(gaps, [row["day"] for row in rows], final)
         coverage = None if holes else (low.isoformat(), latest.isoformat())
-        self.store.save_prices(self.source.name, symbol, stored, coverage, fetched_at, replace=replace)
+        self.store.save_prices(source.name, symbol, stored, coverage, fetched_at, replace=replace)
 
-    def _fetch_actions(self, symbol: str, last: date) -> None:
+    def _fetch_actions(self, source: PriceSource, symbol: str, last: date) -> None:
         """NSE's splits and bonuses of the stock, asked again once prices are needed past the last ask."""
         known_until = self.store.corporate_action_coverage(symbol)
         if known_until is not None and date.fromisoformat(known_until) >= last:
             return
-        actions = self.source.corporate_actions(symbol)
+        actions = source.corporate_actions(symbol)
         self.store.save_corporate_actions(
             symbol,
             [{**a, "ex_date": a["ex_date"].isoformat()} for a in actions],
@@ -196,8 +215,8 @@ class PriceHistory:
             self.clock().isoformat(),
         )
 
-    def series(self, symbol: str, is_index: bool) -> PriceSeries:
-        rows = self.store.prices(self.source.name, symbol)
+    def series(self, source: PriceSource, symbol: str, is_index: bool) -> PriceSeries:
+        rows = self.store.prices(source.name, symbol)
         days = {
             date.fromisoformat(row["day"]): DayPrice(
                 date.fromisoformat(row["day"]), row["open"], row["close"], row["previous_close"]
@@ -205,13 +224,47 @@ class PriceHistory:
             for row in rows
         }
         adjustments = []
-        if not is_index and self.source.name == "nse":
+        if not is_index and not source.adjusted:
             for action in self.store.corporate_actions(symbol):
                 factor = price_factor(action["subject"])
                 if factor is not None:
                     adjustments.append(Adjustment(date.fromisoformat(action["ex_date"]), factor, action["subject"]))
-        missing = "" if days else f"{self.source.name} sent no prices for it"
-        return PriceSeries(symbol, self.source.name, days, adjustments, missing)
+        missing = "" if days else f"{source.name} sent no prices for it"
+        return PriceSeries(symbol, source.name, days, adjustments, missing)
+
+    def _covered(self, source: PriceSource, symbol: str, first: date, last: date) -> bool:
+        covered = self.store.price_coverage(source.name, symbol)
+        return covered is not None and covered[0] <= first.isoformat() and last.isoformat() <= covered[1]
+
+    def _load_one(self, symbol: str, first: date, last: date, is_index: bool, final: date) -> PriceSeries:
+        """The first source's prices that has any. A source that refused is never taken as one with
+        no prices: when no source has any and one refused, the run fails (and writes nothing)."""
+        empty: PriceSeries | None = None
+        refused = False
+        for source in self.sources:
+            if source.name in self.failures:
+                if self._covered(source, symbol, first, last):
+                    return self.series(source, symbol, is_index)  # what it sent before still serves
+                refused = True
+                continue
+            if first <= last:
+                try:
+                    self._fetch(source, symbol, first, last, is_index, final)
+                    if not is_index and not source.adjusted:
+                        self._fetch_actions(source, symbol, last)
+                except HistoryError as error:
+                    self.failures[source.name] = str(error)
+                    self.say(f"Warning: {error} Asking the next source.")
+                    refused = True
+                    continue
+            series = self.series(source, symbol, is_index)
+            if series.days:
+                return series
+            empty = empty or series
+        if refused or empty is None:
+            failures = " ".join(self.failures.values()) or "no price source is configured."
+            raise HistoryError(f"No source sent the prices of {symbol}. {failures}")
+        return empty
 
     def load(
         self,
@@ -223,12 +276,6 @@ class PriceHistory:
         final = last_final_day(self.clock())
         result = {}
         for symbol, (first, last) in sorted(needs.items()):
-            last = min(last, final)
-            is_index = symbol in indices
-            if first <= last:
-                self._fetch(symbol, first, last, is_index, final)
-                if not is_index and isinstance(self.source, NseHistory):
-                    self._fetch_actions(symbol, last)
-            result[symbol] = self.series(symbol, is_index)
+            result[symbol] = self._load_one(symbol, first, min(last, final), symbol in indices, final)
             on_symbol(symbol)
         return result

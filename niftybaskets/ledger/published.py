@@ -74,6 +74,8 @@ def _forecasts(docs: Path, basket_file: Path, named: object) -> tuple[list[Forec
         data = json.loads(file.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as error:
         return [], None, f"its forecasts file {named} is not valid JSON ({error})"
+    except RecursionError:
+        return [], None, f"its forecasts file {named} is nested too deeply to be read"
     entries = data.get("forecasts") if isinstance(data, dict) else None
     if not isinstance(entries, list):
         return [], None, f"its forecasts file {named} has no forecasts list"

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 DEFAULT_REDIRECT_URL = "http://127.0.0.1:8080/callback"
+PAPER_SECRET = "paper"  # noqa: S105 - an account's api_secret when its file sets none (never KITE_API_SECRET)
 
 
 class AccountFileError(ValueError):
@@ -127,9 +128,12 @@ class AccountSeed(Strict):
         return value
 
     @model_validator(mode="after")
-    def _credentials_from_environment(self) -> AccountSeed:
+    def _default_credentials(self) -> AccountSeed:
+        # KITE_API_KEY is no secret (every login link carries it), so a paper account may take it; the
+        # secret never comes from the environment: the paper exchange keeps its accounts' secrets in its
+        # database, where the real KITE_API_SECRET must never be written.
         self.api_key = self.api_key or os.environ.get("KITE_API_KEY") or "paper"
-        self.api_secret = self.api_secret or os.environ.get("KITE_API_SECRET") or "paper"
+        self.api_secret = self.api_secret or PAPER_SECRET
         return self
 
 

@@ -22,11 +22,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from niftybaskets.paper.account_file import Fault
 from niftybaskets.paper.errors import ERROR_TYPE_BY_STATUS, KiteError, input_error
 from niftybaskets.paper.exchange import PaperExchange
-from niftybaskets.paper.orders import MAX_PRICE
+from niftybaskets.paper.orders import MAX_PRICE, MAX_SYMBOL_LENGTH, SYMBOL
 
 log = logging.getLogger(__name__)
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+# The admin bodies are a few levels deep; json.loads recurses once per level, so deeper nesting is
+# refused before parsing (100,000 levels would end in RecursionError, a 500 and a traceback).
+MAX_JSON_DEPTH = 20
+MAX_JSON_BYTES = 1_000_000
 
 
 def success(data: object) -> JSONResponse:
@@ -51,11 +56,50 @@ async def read_form(request: Request) -> dict[str, str]:
     return {key: value for key, value in form.items() if isinstance(value, str)}
 
 
-async def read_json(request: Request) -> object:
+def json_depth_exceeds(text: str, limit: int) -> bool:
+    """Whether arrays and objects nest deeper than `limit` in `text`, brackets inside strings aside.
+
+    A linear scan without recursion: it stops at the first level beyond the limit.
+    """
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def parse_json(body: bytes) -> object:
+    """A JSON body, or an InputException: not JSON, too large, or nested deeper than MAX_JSON_DEPTH."""
+    if len(body) > MAX_JSON_BYTES:
+        raise input_error(f"The request body is too large: at most {MAX_JSON_BYTES:,} bytes.")
     try:
-        return json.loads(await request.body() or b"null")
-    except ValueError:
+        text = (body or b"null").decode("utf-8")
+    except UnicodeDecodeError:
+        raise input_error("The request body is not valid JSON (not UTF-8).") from None
+    if json_depth_exceeds(text, MAX_JSON_DEPTH):
+        raise input_error(f"The request body nests too deep: at most {MAX_JSON_DEPTH} levels of arrays and objects.")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
         raise input_error("The request body is not valid JSON.") from None
+
+
+async def read_json(request: Request) -> object:
+    return parse_json(await request.body())
 
 
 def create_app(exchange: PaperExchange) -> FastAPI:
@@ -274,8 +318,15 @@ def parse_price_updates(body: object) -> dict[str, Mapping]:
             raise input_error(f"{symbol}: give lower_circuit and upper_circuit together.")
         if "lower_circuit" in update and not update["lower_circuit"] < update["upper_circuit"]:
             raise input_error(f"{symbol}: lower_circuit must be below upper_circuit.")
-        name = str(symbol).strip().upper().removeprefix("NSE:")
+        name = str(symbol).strip()
+        name = name[4:] if name[:4].upper() == "NSE:" else name
         if not name:
             raise input_error("A price update needs a symbol.")
+        # Checked before upper(): "ſbin".upper() is "SBIN".
+        if len(name) > MAX_SYMBOL_LENGTH or not SYMBOL.fullmatch(name):
+            raise input_error(
+                f"Invalid symbol {name[:MAX_SYMBOL_LENGTH]!a}: an NSE symbol is ASCII letters, digits and & - _ ."
+            )
+        name = name.upper()
         updates[name] = update
     return updates

@@ -99,7 +99,11 @@ class PaperExchange:
         for symbol, rows in setup.history.items():
             self.storage.replace_history(symbol, rows)
         self._instruments()  # two symbols sharing a token stop the start, not a later request
-        for seed in setup.all_accounts():
+        seeds = setup.all_accounts()
+        # Accounts of this file that share an api_key share its secret (the file is checked for that), and
+        # their saved credentials are replaced below: only a saved account the file does not name can clash.
+        in_file = {seed.user_id for seed in seeds}
+        for seed in seeds:
             fields = {
                 "user_id": seed.user_id,
                 "api_key": seed.api_key,
@@ -109,7 +113,7 @@ class PaperExchange:
                 "redirect_url": seed.redirect_url,
             }
             sharer = self.storage.account_by_api_key(seed.api_key)
-            if sharer is not None and sharer["user_id"] != seed.user_id and sharer["api_secret"] != seed.api_secret:
+            if sharer is not None and sharer["user_id"] not in in_file and sharer["api_secret"] != seed.api_secret:
                 raise ValueError(
                     f"account {seed.user_id} has the api_key of saved account {sharer['user_id']} in "
                     f"{self.storage.path} but another api_secret; make them match or start with --reset"

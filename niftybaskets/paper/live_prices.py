@@ -1,45 +1,32 @@
-"""Real prices for paper trading, from NSE's quote API, when the network allows."""
+"""Real prices for paper trading, from the market-data sources (NSE, then Yahoo), when the network allows."""
 
 from __future__ import annotations
 
 import logging
 import threading
 
-import requests
-
+from niftybaskets.marketdata.chain import MarketData
 from niftybaskets.paper.exchange import PaperExchange, PriceQuote, PriceSource
-from niftybaskets.research.nse import NseClient, NseError
 
 log = logging.getLogger(__name__)
 
 
-def _number(value: object) -> float | None:
-    try:
-        number = float(str(value).replace(",", ""))
-    except ValueError:
-        return None
-    return number if number > 0 else None
-
-
-def nse_price_source(client: NseClient) -> PriceSource:
-    """Quotes for the symbols NSE answers; the others are left out (and logged), never invented."""
+def market_price_source(market: MarketData) -> PriceSource:
+    """Quotes for the symbols some market-data source answers (with NSE's circuit band where it
+    gives one); the others are left out, never invented."""
 
     def fetch(symbols: list[str]) -> dict[str, PriceQuote]:
-        quotes = {}
-        for symbol in symbols:
-            try:
-                info = client.quote_equity(symbol).get("priceInfo") or {}
-            except (requests.RequestException, NseError) as error:
-                log.warning("no live NSE price for %s: %s", symbol, error)
-                continue
-            last = _number(info.get("lastPrice"))
-            if last is None:
-                log.warning("NSE's quote for %s has no lastPrice", symbol)
-                continue
-            lower, upper = _number(info.get("lowerCP")), _number(info.get("upperCP"))
-            circuit = (lower, upper) if lower and upper and lower < upper else None
-            quotes[symbol] = PriceQuote(last, _number(info.get("previousClose")), circuit)
-        return quotes
+        quotes = market.quotes(symbols).found
+        for symbol in sorted(set(symbols) - set(quotes)):
+            log.warning("no live price for %s", symbol)
+        return {
+            symbol: PriceQuote(
+                quote.last_price,
+                quote.previous_close,
+                (quote.lower_circuit, quote.upper_circuit) if quote.lower_circuit and quote.upper_circuit else None,
+            )
+            for symbol, quote in quotes.items()
+        }
 
     return fetch
 
@@ -69,7 +56,7 @@ class PriceRefresher:
                     for symbol, quote in quotes.items()
                 }
             )
-        log.info("live prices: %d of %d symbols refreshed from NSE", len(quotes), len(symbols))
+        log.info("live prices: %d of %d symbols refreshed", len(quotes), len(symbols))
         return len(quotes)
 
     def _run(self) -> None:

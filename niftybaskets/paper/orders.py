@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -12,6 +13,15 @@ from niftybaskets.paper.errors import input_error
 # Sanity bounds, far beyond any real NSE order, so absurd values are refused rather than overflow.
 MAX_QUANTITY = 100_000_000
 MAX_PRICE = 10_000_000.0
+MAX_TAG_LENGTH = 20
+
+# Kite's fields are ASCII: int() and float() would also take other scripts' digits ("٣" is 3),
+# underscores ("1_0") and spaced text, which Kite refuses. The patterns are matched with fullmatch.
+WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+DECIMAL_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+TAG = re.compile(r"[A-Za-z0-9]+")
+SYMBOL = re.compile(r"[A-Za-z0-9&_.-]+")
+MAX_SYMBOL_LENGTH = 40
 
 
 @dataclass(frozen=True)
@@ -29,10 +39,9 @@ class OrderRequest:
 
 def _whole_number(form: Mapping[str, str], name: str) -> int:
     text = str(form.get(name, "")).strip()
-    try:
-        number = int(text)
-    except ValueError:
-        raise input_error(f"Invalid `{name}`: a whole number is needed, got {text!r}.") from None
+    if not WHOLE_NUMBER.fullmatch(text):
+        raise input_error(f"Invalid `{name}`: a whole number in ASCII digits is needed, got {text!a}.")
+    number = int(text)
     if not 0 < number <= MAX_QUANTITY:
         raise input_error(f"Invalid `{name}`: it must be from 1 to {MAX_QUANTITY:,}, got {number}.")
     return number
@@ -42,12 +51,11 @@ def _number(form: Mapping[str, str], name: str) -> float | None:
     text = str(form.get(name, "")).strip()
     if not text:
         return None
-    try:
-        number = float(text)
-    except ValueError:
-        raise input_error(f"Invalid `{name}`: a number is needed, got {text!r}.") from None
+    if not DECIMAL_NUMBER.fullmatch(text):
+        raise input_error(f"Invalid `{name}`: a number in ASCII digits is needed, got {text!a}.")
+    number = float(text)
     if not math.isfinite(number) or abs(number) > MAX_PRICE:
-        raise input_error(f"Invalid `{name}`: a number up to {MAX_PRICE:,} is needed, got {text!r}.")
+        raise input_error(f"Invalid `{name}`: a number up to {MAX_PRICE:,} is needed, got {text!a}.")
     return number
 
 
@@ -92,12 +100,20 @@ def parse_order(variety: str, form: Mapping[str, str], rules: Rules) -> OrderReq
             "Market orders without market protection are not allowed via API. Set market_protection "
             "(-1 for automatic, or a percentage up to 100) or use a LIMIT order."
         )
+    symbol = form["tradingsymbol"].strip()
+    if len(symbol) > MAX_SYMBOL_LENGTH or not SYMBOL.fullmatch(symbol):
+        raise input_error(
+            f"Invalid `tradingsymbol` {symbol[:MAX_SYMBOL_LENGTH]!a}: an NSE symbol is ASCII letters, "
+            "digits and & - _ ."
+        )
     tag = str(form.get("tag", "")).strip() or None
-    if tag is not None and (len(tag) > 20 or not tag.isalnum()):
-        raise input_error(f"Invalid `tag` {tag!r}: at most 20 letters and digits.")
+    if tag is not None and (len(tag) > MAX_TAG_LENGTH or not TAG.fullmatch(tag)):
+        raise input_error(
+            f"Invalid `tag` {tag[:40]!a}: at most {MAX_TAG_LENGTH} ASCII letters and digits (A-Z, a-z, 0-9)."
+        )
     return OrderRequest(
         variety=variety,
-        symbol=form["tradingsymbol"].strip().upper(),
+        symbol=symbol.upper(),
         transaction_type=form["transaction_type"],
         quantity=quantity,
         order_type=order_type,

@@ -7,15 +7,15 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from niftybaskets.config import Settings
+from niftybaskets.config import ConfigError, Settings
 from niftybaskets.market import NseCalendar
+from niftybaskets.marketdata.chain import MarketData
 from niftybaskets.paper.account_file import AccountFileError, load_account_file
 from niftybaskets.paper.app import create_app
 from niftybaskets.paper.errors import KiteError
 from niftybaskets.paper.exchange import PaperExchange
-from niftybaskets.paper.live_prices import PriceRefresher, nse_price_source
+from niftybaskets.paper.live_prices import PriceRefresher, market_price_source
 from niftybaskets.paper.storage import Storage
-from niftybaskets.research.nse import NseClient
 from niftybaskets.webserver import PortInUseError, bind, serve_forever
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -42,7 +42,12 @@ def run_exchange(
         return 2
     live_prices = live_prices or setup.live_prices
     db = db or settings.data_dir / "paper" / "exchange.sqlite"
-    source = nse_price_source(NseClient(settings.nse_base_url)) if live_prices else None
+    try:
+        market = MarketData.from_settings(settings, lambda message: log.warning("%s", message))
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    source = market_price_source(market) if live_prices else None
     try:
         sock = bind(host, port)
     except PortInUseError as error:

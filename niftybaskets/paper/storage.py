@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
+from niftybaskets.store import StoreError, migrate, open_database
+
 SCHEMA = """
 CREATE TABLE accounts (
     user_id TEXT PRIMARY KEY,
@@ -133,27 +135,16 @@ class Storage:
     """A SQLite connection shared by the exchange's threads; the exchange serialises access."""
 
     def __init__(self, path: Path | str) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        """Open (or create, 0600) the database; StoreError when its folder or the file cannot be used."""
         self.path = path
-        self.db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
-
-    def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version == SCHEMA_VERSION:
-            return
-        if version > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"{self.path} holds paper-exchange schema version {version}, this program knows "
-                f"{SCHEMA_VERSION}; start with --reset or another --db file"
-            )
-        scripts = " ".join(MIGRATIONS[version:])
-        self.db.executescript(f"BEGIN; {scripts} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        self.db = open_database(path)
+        try:
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            migrate(self.db, path, MIGRATIONS, "it is a newer paper exchange's: move it aside or use another --db file")
+        except StoreError:
+            self.db.close()
+            raise
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-import requests
 from kiteconnect import exceptions as kite_errors
 
 from niftybaskets.kite.client import KiteClient
-from niftybaskets.kite.portfolio import Portfolio, value_portfolio
-from niftybaskets.research.nse import NseClient, NseError
+from niftybaskets.kite.portfolio import KITE_SOURCE, Portfolio, value_portfolio
+from niftybaskets.marketdata.chain import MarketData
 
 
 class PriceError(RuntimeError):
@@ -19,11 +18,12 @@ class PriceError(RuntimeError):
 def read_portfolio(
     client: KiteClient,
     symbols: Iterable[str],
-    nse: NseClient | None,
+    market: MarketData | None,
     say: Callable[[str], None],
 ) -> Portfolio:
     """The account valued, with prices for `symbols` too: what is held carries Kite's last price;
-    the rest comes from /quote/ltp, or from NSE when the Kite plan has no market data."""
+    the rest comes from /quote/ltp, or from the market-data sources when the Kite plan has no
+    market data. Each price keeps the name of its source."""
     portfolio = value_portfolio(client.holdings(), client.positions(), client.equity_margins())
     wanted = set(symbols)
     missing = sorted(symbol for symbol in wanted | set(portfolio.quantities) if not portfolio.prices.get(symbol, 0) > 0)
@@ -33,32 +33,31 @@ def read_portfolio(
     try:
         prices = client.last_prices(missing)
     except kite_errors.PermissionException:
-        say("Kite refuses quotes on this plan (no market data); taking the missing prices from NSE.")
+        say("Kite refuses quotes on this plan (no market data); asking the market-data sources for the missing prices.")
     except kite_errors.InputException as error:
         say(f"Kite gave no prices for {', '.join(missing)}: {error}")
+    sources = dict.fromkeys(prices, KITE_SOURCE)
     missing = [symbol for symbol in missing if symbol not in prices]
-    if missing and nse is not None:
-        prices.update(nse_last_prices(nse, missing, say))
+    refused: set[str] = set()
+    if missing and market is not None:
+        quotes = market.quotes(missing)
+        for symbol, quote in quotes.found.items():
+            prices[symbol] = quote.last_price
+            sources[symbol] = quote.source
         missing = [symbol for symbol in missing if symbol not in prices]
-    unpriced_holdings = [symbol for symbol in missing if symbol not in wanted]
+        refused = {symbol for symbol in missing if quotes.refused(symbol)}
+    unpriced_holdings = [symbol for symbol in missing if symbol not in wanted and symbol not in refused]
     if unpriced_holdings:
         # A suspended or delisted holding cannot be traded or valued; it must not block the rest.
         say(f"No price for {', '.join(unpriced_holdings)} (suspended?): left out of the value and not traded.")
         portfolio = portfolio.without(unpriced_holdings)
-    missing = [symbol for symbol in missing if symbol in wanted]
+    # A holding a source refused to price may well trade: valuing the account without it would sell
+    # or buy against a wrong total, so it stops the run like a basket stock.
+    missing = [symbol for symbol in missing if symbol in wanted or symbol in refused]
     if missing:
-        raise PriceError(f"no price for {', '.join(missing)}: check the tickers, or try again when Kite or NSE answers")
-    return portfolio.with_prices(prices)
-
-
-def nse_last_prices(nse: NseClient, symbols: list[str], say: Callable[[str], None]) -> dict[str, float]:
-    prices = {}
-    for symbol in symbols:
-        try:
-            last = (nse.quote_equity(symbol).get("priceInfo") or {}).get("lastPrice")
-        except (requests.RequestException, NseError) as error:
-            say(f"NSE gave no price for {symbol}: {error}")
-            continue
-        if isinstance(last, (int, float)) and last > 0:
-            prices[symbol] = float(last)
-    return prices
+        configured = ", ".join(p.name for p in market.providers) if market is not None else "none"
+        raise PriceError(
+            f"no price for {', '.join(missing)} from Kite or the market-data sources ({configured}): check the "
+            "tickers, or try again when they answer"
+        )
+    return portfolio.with_prices(prices, sources)

@@ -2,19 +2,26 @@
 
 `{"stocks": [{"stock_ticker", "weight", "sources"}], ...}` (the published files) and
 `{"stocks_picked": [...], "weights": {TICKER: weight}}` (the older one). Tickers are normalised
-(upper case, no `NSE:`), duplicates merged, and weights summing to 0.99-1.01 rescaled; anything
-else wrong is a BasketError and nothing is traded.
+(upper case, no `NSE:`) and must be NSE symbols (`nse_symbol`), duplicates are merged, and weights
+summing to 0.99-1.01 rescaled; anything else wrong is a BasketError and nothing is traded.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 MAX_BYTES = 1_000_000
 SUM_TOLERANCE = 0.01
+# An NSE symbol: ASCII letters and digits, and & - _ as NSE writes them (M&M, BAJAJ-AUTO, J&KBANK).
+NSE_SYMBOL = re.compile(r"[A-Z0-9][A-Z0-9&_-]*")
+MAX_SYMBOL_LENGTH = 20
+SYMBOL_RULE = f"ASCII letters, digits, & - and _, at most {MAX_SYMBOL_LENGTH} characters, e.g. M&M, BAJAJ-AUTO"
+ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 class BasketError(ValueError):
@@ -29,7 +36,23 @@ class Basket:
 
 
 def normalise_ticker(ticker: str) -> str:
-    return ticker.strip().upper().removeprefix("NSE:").strip()
+    """Upper case, without `NSE:`. Only ASCII letters change case: "ırctc".upper() would be "IRCTC"."""
+    return ticker.strip().translate(ASCII_UPPER).removeprefix("NSE:").strip()
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """`value` safe to print: escaped (no terminal control bytes, no look-alike letters) and cut short."""
+    text = value if isinstance(value, str) else reprlib.repr(value)  # bounded, however deep the value
+    cut = f"... ({len(text):,} characters)" if len(text) > limit else ""
+    return ascii(text[:limit]) + cut
+
+
+def nse_symbol(ticker: str) -> str:
+    """The NSE symbol `ticker` names (normalised), or BasketError naming it, escaped."""
+    symbol = normalise_ticker(ticker)
+    if len(symbol) > MAX_SYMBOL_LENGTH or not NSE_SYMBOL.fullmatch(symbol):
+        raise BasketError(f"{shown(ticker)} is not an NSE symbol ({SYMBOL_RULE})")
+    return symbol
 
 
 def _entries(data: dict, path: Path) -> list[tuple[object, object]]:
@@ -58,16 +81,21 @@ def load_basket(path: Path, basket_root: Path | None = None) -> Basket:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as error:
         raise BasketError(f"{path} is not valid JSON: {error}") from None
+    except RecursionError:
+        raise BasketError(f"{path} is nested too deeply to be a basket") from None
     if not isinstance(data, dict):
         raise BasketError(f"{path} must hold a JSON object")
     weights: dict[str, float] = {}
     warnings: list[str] = []
     for ticker, weight in _entries(data, path):
         if not isinstance(ticker, str) or not normalise_ticker(ticker):
-            raise BasketError(f"{path}: a stock without a ticker ({ticker!r})")
-        symbol = normalise_ticker(ticker)
+            raise BasketError(f"{path}: a stock without a ticker ({shown(ticker)})")
+        try:
+            symbol = nse_symbol(ticker)
+        except BasketError as error:
+            raise BasketError(f"{path}: {error}") from None
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight):
-            raise BasketError(f"{path}: {symbol} has no valid weight ({weight!r})")
+            raise BasketError(f"{path}: {symbol} has no valid weight ({shown(weight)})")
         if not 0 <= weight <= 1:
             raise BasketError(f"{path}: {symbol} has weight {weight}; weights lie between 0 and 1")
         if symbol in weights:

@@ -19,14 +19,14 @@ from niftybaskets.encryption import fernet_from_key
 from niftybaskets.kite.client import KiteClient
 from niftybaskets.kite.sessions import KiteSession, NoSessionError, Sessions
 from niftybaskets.market import NseCalendar, system_clock
+from niftybaskets.marketdata.chain import MarketData
 from niftybaskets.paper.account_file import AccountFileError, load_account_file
 from niftybaskets.paper.embedded import EmbeddedExchange
-from niftybaskets.paper.live_prices import nse_price_source
+from niftybaskets.paper.live_prices import market_price_source
 from niftybaskets.rebalance.account import PriceError
 from niftybaskets.rebalance.basket import Basket, BasketError, load_basket
-from niftybaskets.rebalance.execute import AbortRun, OrderRecord, Rebalancer, RunOptions, RunResult
+from niftybaskets.rebalance.execute import AbortRun, OrderRecord, Rebalancer, RunOptions, RunResult, sentences
 from niftybaskets.rebalance.report import markdown_summary, print_report, report_data
-from niftybaskets.research.nse import NseClient
 from niftybaskets.store import Store
 
 
@@ -83,7 +83,8 @@ class Command:
             if request.all_users:
                 chosen = sessions.stored()
                 if not chosen:
-                    raise NoSessionError("No valid Kite login stored. Log in first: python3 scripts/kite_login.py")
+                    why = sessions.mismatch_advice() or "log in first: python3 scripts/kite_login.py"
+                    raise NoSessionError(f"No valid Kite login stored: {why}")
             else:
                 chosen = [sessions.require(request.user_id, request.quiet, self.ask)]
             codes = [self._account(basket, request, sessions, session, store) for session in chosen]
@@ -105,22 +106,44 @@ class Command:
             return KiteClient(sessions.client(current.access_token))
 
         options = request.options
+        confirmed = None
         if options.live and not request.quiet:
             try:
                 confirmed = self._confirmed(basket, request, connect, user_id)
             except (PriceError, AbortRun) as error:
-                self.error(f"{error}. Nothing was sent.")
+                self.error(sentences(str(error), "Nothing was sent"))
+                return 1
+            if confirmed is None:
                 return 1
             if not confirmed:
-                self.error("not confirmed; nothing was sent.")
-                return 1
-        return self._execute(basket, request, connect, user_id, store)
+                self.say("Nothing to send: the preview has no orders.")
+                return 0
+        return self._execute(basket, request, connect, user_id, store, confirmed)
 
-    def _confirmed(self, basket: Basket, request: Request, connect: Callable[[], KiteClient], user_id: str) -> bool:
+    def _confirmed(
+        self, basket: Basket, request: Request, connect: Callable[[], KiteClient], user_id: str
+    ) -> list[tuple[str, str, int]] | None:
+        """The preview, planned as the live run plans (from today's order book too), and the user's
+        answer: the previewed orders when confirmed, else None (and the reason said)."""
         preview = self._rebalancer(basket, RunOptions(**{**request.options.__dict__, "live": False}), connect, user_id)
-        print_report(preview.run(), self.console)
+        result = preview.run()
+        print_report(result, self.console)
+        if result.exit_code != 0 or result.first_plan is None:
+            self.error("the preview could not be made (see above); nothing was sent.")
+            return None
+        confirmable = [(order.symbol, order.side, order.quantity) for order in result.orders]
+        if not confirmable:
+            return []
+        if request.options.wait and not self.calendar.is_open(system_clock()):
+            self.say(
+                "The market is closed now: the run waits for it to open, then plans again from the account and "
+                "prices then; it sends no stock, side or quantity beyond these (the report will say what it left)."
+            )
         answer = self.ask(f"Type CONFIRM to send these orders for {user_id} to Zerodha (live): ")
-        return answer.strip() == "CONFIRM"
+        if answer.strip() != "CONFIRM":
+            self.error("not confirmed; nothing was sent.")
+            return None
+        return confirmable
 
     def _rebalancer(
         self,
@@ -129,6 +152,7 @@ class Command:
         connect: Callable[[], KiteClient],
         user_id: str,
         store: Store | None = None,
+        confirmed: list[tuple[str, str, int]] | None = None,
     ) -> Rebalancer:
         def keep(run_id: str, order: OrderRecord) -> None:
             if store is not None:
@@ -158,14 +182,21 @@ class Command:
             sleep=time.sleep,
             calendar=self.calendar,
             say=self.say,
-            nse=NseClient(self.settings.nse_base_url),
+            market=MarketData.from_settings(self.settings, self.say),
             on_order=keep,
+            confirmed=confirmed,
         )
 
     def _execute(
-        self, basket: Basket, request: Request, connect: Callable[[], KiteClient], user_id: str, store: Store | None
+        self,
+        basket: Basket,
+        request: Request,
+        connect: Callable[[], KiteClient],
+        user_id: str,
+        store: Store | None,
+        confirmed: list[tuple[str, str, int]] | None = None,
     ) -> int:
-        rebalancer = self._rebalancer(basket, request.options, connect, user_id, store)
+        rebalancer = self._rebalancer(basket, request.options, connect, user_id, store, confirmed)
         mode = request.mode
         if store is not None:
             store.start_run(
@@ -174,7 +205,7 @@ class Command:
         try:
             result = rebalancer.run()
         except PriceError as error:
-            self.error(f"{error}. Nothing was sent.")
+            self.error(sentences(str(error), "Nothing was sent"))
             return 1
         except AbortRun as error:
             self.error(str(error))
@@ -203,8 +234,13 @@ class Command:
         if not setup.rules.market_hours:
             options = RunOptions(**{**options.__dict__, "wait": False})  # this paper market never closes
         database = self.settings.data_dir / "paper" / "rebalance.sqlite"
-        # A research basket names stocks the account file cannot know: those take NSE's last price.
-        prices = nse_price_source(NseClient(self.settings.nse_base_url))
+        # A research basket names stocks the account file cannot know: those take a market-data source's
+        # last price.
+        try:
+            prices = market_price_source(MarketData.from_settings(self.settings, self.say))
+        except ConfigError as error:
+            self.error(str(error))
+            return 2
         with EmbeddedExchange(
             setup, database, calendar=self.calendar, reset=request.paper_reset, price_source=prices
         ) as paper:

@@ -17,7 +17,7 @@ import math
 import secrets
 import string
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import requests
@@ -27,10 +27,10 @@ from niftybaskets.kite.client import KiteClient, is_transient
 from niftybaskets.kite.portfolio import Portfolio
 from niftybaskets.kite.sessions import login_command
 from niftybaskets.market import IST, Clock, NseCalendar, wait_for_order_window
+from niftybaskets.marketdata.chain import MarketData
 from niftybaskets.rebalance.account import PriceError, read_portfolio
 from niftybaskets.rebalance.basket import Basket
 from niftybaskets.rebalance.plan import Plan, PlannedOrder, plan_rebalance, total_deficit
-from niftybaskets.research.nse import NseClient
 
 TAG_PREFIX = "NB"
 FINAL = ("COMPLETE", "REJECTED", "CANCELLED")
@@ -40,6 +40,30 @@ CLOSED_MARKET_RETRY_SECONDS = 3.0
 
 class AbortRun(RuntimeError):
     """The run cannot go on (the session ended, Kite is unreachable); the message says what to do."""
+
+
+def sentence(text: str) -> str:
+    """`text` ending in exactly one full stop (or its own ! or ?): messages are joined from parts
+    that may or may not end with one."""
+    text = text.rstrip()
+    while text.endswith(".."):
+        text = text[:-1]
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
+def sentences(*parts: str) -> str:
+    return " ".join(sentence(part) for part in parts if part and part.strip())
+
+
+# What became of an order, in the words every report uses, by its status.
+OUTCOMES = {
+    "COMPLETE": "filled",
+    "NOT SENT": "not sent",
+    "REJECTED": "refused",
+    "FAILED": "failed",
+    "UNKNOWN": "fate unknown",
+    "CANCELLED": "cancelled",
+}
 
 
 @dataclass
@@ -59,6 +83,14 @@ class OrderRecord:
     @property
     def waiting(self) -> bool:
         return self.order_id is not None and self.status not in FINAL
+
+    @property
+    def outcome(self) -> str:
+        """filled, partly filled, sent (placed, not final when last seen), refused, failed, cancelled,
+        fate unknown (it may have been placed) or not sent; `message` says why when it is not filled."""
+        if self.filled and self.filled < self.quantity:
+            return "partly filled"
+        return OUTCOMES.get(self.status, "sent")
 
 
 @dataclass
@@ -113,9 +145,10 @@ def new_run_code() -> str:
 
 def explain_rejection(error: kite_errors.KiteException) -> str:
     if error.code == 428:
-        return (
-            f"{error} The depository has not authorised selling these shares today: authorise them on "
-            "Kite (Holdings > Authorisation, CDSL TPIN) or submit DDPI, then run again."
+        return sentences(
+            str(error),
+            "The depository has not authorised selling these shares today: authorise them on "
+            "Kite (Holdings > Authorisation, CDSL TPIN) or submit DDPI, then run again",
         )
     return str(error)
 
@@ -136,9 +169,10 @@ class Rebalancer:
         sleep: Callable[[float], None],
         calendar: NseCalendar,
         say: Callable[[str], None],
-        nse: NseClient | None = None,
+        market: MarketData | None = None,
         on_order: Callable[[str, OrderRecord], None] = lambda run_id, record: None,
         run_code: str | None = None,
+        confirmed: list[tuple[str, str, int]] | None = None,
     ) -> None:
         self.connect = connect
         self.client = connect()
@@ -148,12 +182,23 @@ class Rebalancer:
         self.sleep = sleep
         self.calendar = calendar
         self.say = say
-        self.nse = nse
+        self.market = market
         self.on_order = on_order
         self.run_code = run_code or new_run_code()
         self.result = RunResult(f"{TAG_PREFIX}{self.run_code}", user_id, basket, options.live, clock())
         self._sequence = 0
-        self._frozen: set[str] = set()  # stocks whose orders were refused: not planned again this run
+        # Stocks whose orders were refused, failed or were cancelled (by that outcome): not planned again.
+        self._frozen: dict[str, str] = {}
+        # The orders of the pass under way not sent yet: reported as not sent when the run stops first.
+        self._pending: tuple[PassRecord, list[PlannedOrder]] | None = None
+        # (symbol, side, quantity) of the preview the user confirmed, when there was one; what may still be
+        # sent of each: a confirmed run never sends a stock, side or quantity beyond what was confirmed.
+        self.confirmed = confirmed
+        self._allowed: dict[tuple[str, str], int] | None = None
+        if confirmed is not None:
+            self._allowed = {}
+            for symbol, side, quantity in confirmed:
+                self._allowed[(symbol, side)] = self._allowed.get((symbol, side), 0) + quantity
         # Stocks bought (sold) today by this or an earlier run: not sold (bought) again today.
         self._bought: set[str] = set()
         self._sold: set[str] = set()
@@ -165,7 +210,9 @@ class Rebalancer:
         try:
             if self.options.live and self.options.wait:
                 self._wait_for_market()
-            if self.options.live and not self._earlier_orders_settled():
+            # A dry run (and the preview before a live run) learns today's orders as the live run does,
+            # so that it plans from the same state under the same rules.
+            if not self._earlier_orders_settled():
                 return result
             self._passes()
         except AbortRun as error:
@@ -175,13 +222,14 @@ class Rebalancer:
             result.stop_reason = f"Kite ended the session. Log in again ({login_command(result.user_id)}) and rerun."
             result.exit_code = 1
         except PriceError as error:
-            result.stop_reason = f"{error}. {self._what_was_sent()}"
+            result.stop_reason = sentences(str(error), self._what_was_sent())
             result.exit_code = 1
         except (kite_errors.KiteException, requests.RequestException) as error:
-            result.stop_reason = (
-                f"Kite did not answer ({type(error).__name__}: {error or 'no detail'}). {self._what_was_sent()}"
+            result.stop_reason = sentences(
+                f"Kite did not answer ({type(error).__name__}: {error or 'no detail'})", self._what_was_sent()
             )
             result.exit_code = 1
+        self._account_for_every_order()
         if any(order.status in ("FAILED", "UNKNOWN") for order in result.orders):
             result.exit_code = 1
         sent = [order for order in result.orders if order.order_id or order.status != "NOT SENT"]
@@ -189,13 +237,45 @@ class Rebalancer:
             result.exit_code = 1  # it tried, and nothing at all was done
         return result
 
+    def _account_for_every_order(self) -> None:
+        """After the run: what it planned and never sent is reported as not sent, saying why, and an
+        order not final when last seen says so."""
+        if self._pending is not None:
+            record, unsent = self._pending
+            for order in unsent:
+                record.orders.append(
+                    OrderRecord(
+                        record.number,
+                        "",
+                        order.symbol,
+                        order.side,
+                        order.quantity,
+                        order.price,
+                        message="the run stopped before sending it",
+                    )
+                )
+            self._pending = None
+        for order in self.result.orders:
+            if order.waiting and not order.message:
+                seen = "" if order.status == "SENT" else f", {order.status.lower()} when last seen"
+                order.message = (
+                    f"placed (order {order.order_id}){seen}; the run stopped before it saw the order final: "
+                    "check Kite's order book"
+                )
+
+    def _take(self, order: PlannedOrder) -> None:
+        """`order` is being sent (or skipped with its reason): no longer pending."""
+        if self._pending is not None:
+            record, unsent = self._pending
+            self._pending = (record, [planned for planned in unsent if planned is not order])
+
     def _what_was_sent(self) -> str:
         if not any(order.order_id for order in self.result.orders):
             return "Nothing was sent."
         return "Orders were sent before that: check Kite's order book before running again."
 
     def _read(self) -> Portfolio:
-        return read_portfolio(self.client, self.basket.weights, self.nse, self.say)
+        return read_portfolio(self.client, self.basket.weights, self.market, self.say)
 
     def _plan(self, portfolio: Portfolio, value: float) -> Plan:
         return plan_rebalance(
@@ -222,6 +302,7 @@ class Rebalancer:
                 result.first_plan = plan
                 result.deficit_before = plan.deficit_before
                 result.notes.extend(plan.notes)
+                self._compare_with_preview(plan)
             if plan.deficit_before <= options.target_deficit:
                 result.stop_reason = f"the deficit is at or under the target (₹{options.target_deficit:,.0f})"
                 break
@@ -230,10 +311,16 @@ class Rebalancer:
                 break
             if not options.live:
                 result.stop_reason = "dry run: nothing was sent"
-                result.passes.append(PassRecord(number, plan.deficit_before, plan.deficit_after))
+                record = PassRecord(number, plan.deficit_before, plan.deficit_after)
+                record.orders = [
+                    OrderRecord(number, "", o.symbol, o.side, o.quantity, o.price, message="dry run")
+                    for o in plan.orders
+                ]
+                result.passes.append(record)
                 break
             record = PassRecord(number, plan.deficit_before, plan.deficit_after)
             result.passes.append(record)
+            self._pending = (record, list(plan.orders))
             self.say(
                 f"Pass {number}: deficit ₹{plan.deficit_before:,.0f}; {len(plan.sells)} sells, "
                 f"{len(plan.buys)} buys planned (₹{plan.deficit_after:,.0f} expected after)."
@@ -248,8 +335,10 @@ class Rebalancer:
                 sold = self._read()
                 withheld += self._withheld(portfolio, sold, sent)
                 buys = self._plan(sold, sold.total + withheld).buys
+                self._replanned(record, plan.buys, buys)
                 cash, portfolio = sold.cash, sold
             sent = self._send_buys(buys, cash, record)
+            self._pending = None  # every order of the pass is sent or has its reason
             self._await(sent)
             portfolio = self._read()
             record.deficit_after = self._deficit(portfolio, withheld)
@@ -258,17 +347,56 @@ class Rebalancer:
                 break
             if not any(order.filled for order in record.orders):
                 result.stop_reason = "no order of this pass was filled: " + "; ".join(
-                    f"{order.symbol} {order.status}: {order.message}" for order in record.orders
+                    f"{order.symbol} {order.side} {order.quantity} {order.outcome}: {order.message.rstrip('.')}"
+                    for order in record.orders
                 )
                 break
         else:
             result.stop_reason = f"stopped after {options.max_passes} passes"
         if not options.live:
             result.end = portfolio
-            result.deficit_after = result.first_plan.deficit_after
+            plan = result.first_plan
+            result.deficit_after = plan.deficit_after if result.passes else plan.deficit_before
             return
         result.end = self._read() if result.passes else portfolio  # as it stands after the last orders
         result.deficit_after = self._deficit(result.end, withheld)
+
+    def _replanned(self, record: PassRecord, planned: list[PlannedOrder], buys: list[PlannedOrder]) -> None:
+        """The buys planned again after the sells, from the cash Kite then shows: a buy planned before
+        that is no longer wanted is reported as not sent, saying why."""
+        wanted = {order.symbol for order in buys}
+        for order in planned:
+            if order.symbol not in wanted:
+                record.orders.append(
+                    OrderRecord(
+                        record.number,
+                        "",
+                        order.symbol,
+                        "BUY",
+                        order.quantity,
+                        order.price,
+                        message="no longer planned after the sells (planned again from the account and cash then)",
+                    )
+                )
+        self._pending = (record, list(buys))
+
+    def _compare_with_preview(self, plan: Plan) -> None:
+        """A live run after a confirmed preview: say so when the account or prices changed in between."""
+        if self.confirmed is None or not self.options.live:
+            return
+        now = [(order.symbol, order.side, order.quantity) for order in plan.orders]
+        if sorted(now) == sorted(self.confirmed):
+            return
+
+        def listed(orders: list[tuple[str, str, int]]) -> str:
+            return ", ".join(f"{symbol} {side} {quantity}" for symbol, side, quantity in sorted(orders)) or "nothing"
+
+        note = (
+            "the account or prices changed after the preview you confirmed, so the plan changed: "
+            f"previewed {listed(self.confirmed)}; planned now {listed(now)}"
+        )
+        self.say(f"Note: {note}.")
+        self.result.notes.append(note)
 
     def _deficit(self, portfolio: Portfolio, withheld: float) -> float:
         value = portfolio.total + withheld
@@ -280,8 +408,14 @@ class Rebalancer:
         waiting = portfolio.blocked + withheld
         if waiting > 1:
             reasons.append(f"₹{waiting:,.0f} of today's sale money is usable only from the next session")
-        if self._frozen:
-            reasons.append(f"orders were refused for {', '.join(sorted(self._frozen))}")
+        for outcome, phrase in (
+            ("refused", "orders were refused for"),
+            ("failed", "orders failed for"),
+            ("cancelled", "orders were cancelled for"),
+        ):
+            symbols = sorted(symbol for symbol, why in self._frozen.items() if why == outcome)
+            if symbols:
+                reasons.append(f"{phrase} {', '.join(symbols)}")
         if self.options.min_order_value > 0:
             reasons.append(f"smaller trades than ₹{self.options.min_order_value:,.0f} are not sent")
         reasons.append("what is left is less than a share per stock, or needs money the account does not have")
@@ -353,11 +487,12 @@ class Rebalancer:
         """Buys, largest deficit first, each cut to what the cash left can pay with a margin."""
         sent = []
         for order in buys:
+            self._take(order)
             unit = order.price * (1 + self.options.cash_buffer)
             quantity = min(order.quantity, math.floor(cash / unit))
             if quantity <= 0 or quantity * order.price < self.options.min_order_value:
                 skipped = OrderRecord(record.number, "", order.symbol, "BUY", order.quantity, order.price)
-                skipped.message = f"not sent: ₹{cash:,.0f} left is not enough for it"
+                skipped.message = f"₹{cash:,.0f} left is not enough for it"
                 record.orders.append(skipped)
                 continue
             cash -= quantity * unit
@@ -365,6 +500,16 @@ class Rebalancer:
         return sent
 
     def _send(self, order: PlannedOrder, record: PassRecord) -> OrderRecord:
+        self._take(order)
+        if self._allowed is not None:
+            left = self._allowed.get((order.symbol, order.side), 0)
+            if left <= 0:
+                refused = OrderRecord(record.number, "", order.symbol, order.side, order.quantity, order.price)
+                refused.message = "beyond the preview you confirmed (run again to see and confirm the new plan)"
+                record.orders.append(refused)
+                return refused
+            order = replace(order, quantity=min(order.quantity, left))
+            self._allowed[(order.symbol, order.side)] = left - order.quantity
         self._sequence += 1
         sent = OrderRecord(
             record.number,
@@ -394,6 +539,7 @@ class Rebalancer:
                 sent.status = "SENT"
                 break
             except kite_errors.TokenException:
+                sent.message = "the session ended before it was sent"
                 raise
             except Exception as error:  # sorted below: wait for the open, look up, or a refusal
                 if isinstance(error, kite_errors.KiteException) and is_market_closed(error):
@@ -411,12 +557,25 @@ class Rebalancer:
                         raise
                     sent.status = "REJECTED"
                     sent.message = explain_rejection(error)
-                    self._frozen.add(order.symbol)
+                    self._frozen[order.symbol] = "refused"
                     break
                 failures += 1
                 self.sleep(2.0 ** (failures - 1))
                 try:
                     found = self._find(sent.tag)
+                except kite_errors.TokenException:
+                    sent.status = "UNKNOWN"
+                    sent.message = (
+                        f"sending failed ({type(error).__name__}) and the session ended before the order book could "
+                        f"be checked: it may have been placed (tag {sent.tag})"
+                    )
+                    self.on_order(self.result.run_id, sent)
+                    raise AbortRun(
+                        f"Sending {order.side} {order.quantity} {order.symbol} failed ({type(error).__name__}) and "
+                        "then Kite ended the session, so its order book could not be checked: the order may have "
+                        f"been placed. Log in again ({login_command(self.result.user_id)}), look for tag {sent.tag} "
+                        "in Kite's order book, then run again."
+                    ) from None
                 except (kite_errors.KiteException, requests.RequestException) as lookup:
                     sent.status = "UNKNOWN"
                     sent.message = f"sending failed ({type(error).__name__}) and the order book did not answer"
@@ -432,8 +591,13 @@ class Rebalancer:
                     break
                 if failures >= SEND_ATTEMPTS:
                     sent.status = "FAILED"
-                    sent.message = f"{type(error).__name__}: {error}; not in the order book after {failures} tries"
-                    self._frozen.add(order.symbol)
+                    code = f"HTTP {error.code} " if isinstance(error, kite_errors.KiteException) else ""
+                    sent.message = (
+                        f"{code}{type(error).__name__}: {str(error).rstrip('.') or 'no detail'}; "
+                        f"not found in Kite's order book after {failures} tries, so most likely not placed: check "
+                        f"the order book for tag {sent.tag}"
+                    )
+                    self._frozen[order.symbol] = "failed"
                     break
         self.on_order(self.result.run_id, sent)
         return sent
@@ -467,7 +631,7 @@ class Rebalancer:
                     sent.message = entry["status_message"]
                 if sent.status in FINAL:
                     if sent.status != "COMPLETE":
-                        self._frozen.add(sent.symbol)
+                        self._frozen[sent.symbol] = sent.outcome if sent.status == "REJECTED" else "cancelled"
                     self.on_order(self.result.run_id, sent)
             if not any(order.waiting for order in orders) or waited >= self.options.fill_timeout:
                 return

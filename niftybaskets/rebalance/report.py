@@ -7,11 +7,31 @@ from dataclasses import asdict
 from rich.console import Console
 from rich.table import Table
 
-from niftybaskets.rebalance.execute import RunResult
+from niftybaskets.rebalance.execute import OrderRecord, RunResult, sentence
 
 
 def percent(part: float, whole: float) -> float:
     return round(100 * part / whole, 3) if whole else 0.0
+
+
+def order_line(order: OrderRecord, live: bool) -> str:
+    """What became of an order, as the tables show it: "BUY 39 filled", "SELL 10 refused",
+    "BUY 20 of 39 partly filled", "BUY 32 not sent"; a dry run's "BUY 39 not sent (dry run)"."""
+    count = f"{order.filled} of {order.quantity}" if order.outcome == "partly filled" else str(order.quantity)
+    return f"{order.side} {count} {order.outcome}" + ("" if live else " (dry run)")
+
+
+def order_reasons(result: RunResult) -> list[str]:
+    """One line per order not filled (and per filled one with something to say), with why."""
+    if not result.live:
+        return []  # every order of a dry run is not sent for the same reason, which the report says
+    lines = []
+    for order in result.orders:
+        if order.outcome == "filled" and not order.message:
+            continue
+        why = f": {order.message}" if order.message else ""
+        lines.append(sentence(f"{order.symbol} {order.side} {order.quantity}: {order.outcome}{why}"))
+    return lines
 
 
 def _after(deficit: dict) -> str:
@@ -26,20 +46,26 @@ def report_data(result: RunResult) -> dict:
     plan = result.first_plan
     end = result.end
     stocks = []
+    # A run that stopped before a pass (the deficit already under the target) would send nothing.
+    orders = plan.orders if plan is not None and result.passes else []
     if plan is not None:
         for symbol in sorted(set(plan.targets) | set(plan.held)):
-            planned = [order for order in plan.orders if order.symbol == symbol]
+            planned = [order for order in orders if order.symbol == symbol]
+            # A dry run changes nothing: its "after" is the plan's, when it would trade at all. A live
+            # run's is what Kite shows (None: the run stopped before it could read the account again).
+            expected = plan.after[symbol] if orders else plan.held[symbol]
+            held_after = (end.quantities.get(symbol, 0) if end else None) if result.live else expected
             stocks.append(
                 {
                     "symbol": symbol,
                     "weight": result.basket.weights.get(symbol, 0.0),
                     "price": plan.prices[symbol],
+                    "price_source": result.start.price_sources.get(symbol) if result.start else None,
                     "held_before": plan.held[symbol],
                     "target_value": round(plan.targets.get(symbol, 0.0), 2),
                     "planned": [f"{order.side} {order.quantity}" for order in planned],
-                    "held_after": (
-                        end.quantities.get(symbol, 0) if end else None if result.live else plan.after[symbol]
-                    ),
+                    "held_after": held_after,
+                    "held_after_is_expected": not result.live,
                 }
             )
     return {
@@ -69,7 +95,7 @@ def report_data(result: RunResult) -> dict:
                 "deficit_before": round(record.deficit_before, 2),
                 "expected_after": round(record.expected_after, 2),
                 "deficit_after": None if record.deficit_after is None else round(record.deficit_after, 2),
-                "orders": [asdict(order) for order in record.orders],
+                "orders": [{**asdict(order), "outcome": order.outcome} for order in record.orders],
             }
             for record in result.passes
         ],
@@ -79,21 +105,19 @@ def report_data(result: RunResult) -> dict:
 def print_report(result: RunResult, console: Console) -> None:
     data = report_data(result)
     if result.first_plan is None:  # it stopped before looking at the account
-        console.print(f"Stopped before planning: {data['stop_reason']}", highlight=False)
+        console.print(sentence(f"Stopped before planning: {data['stop_reason']}"), highlight=False, markup=False)
         return
     table = Table(title=f"Rebalance {data['run_id']} of {data['user_id']} ({data['mode']})")
-    for column in ("stock", "weight", "price", "held", "target ₹", "orders", "held after"):
-        table.add_column(column, justify="left" if column in ("stock", "orders") else "right")
-    statuses: dict[str, list[str]] = {}
-    for order in result.orders:
-        note = f" {order.status}" if order.status != "COMPLETE" else ""
-        statuses.setdefault(order.symbol, []).append(f"{order.side} {order.filled or order.quantity}{note}")
+    for column in ("stock", "weight", "price", "from", "held", "target ₹", "orders", _held_after(result)):
+        table.add_column(column, justify="left" if column in ("stock", "from", "orders") else "right")
+    lines = _order_lines(result)
     for stock in data["stocks"]:
-        orders = statuses.get(stock["symbol"]) or stock["planned"]
+        orders = lines.get(stock["symbol"], [])
         table.add_row(
             stock["symbol"],
             f"{stock['weight']:.1%}",
             f"{stock['price']:,.2f}",
+            stock["price_source"] or "?",
             str(stock["held_before"]),
             f"{stock['target_value']:,.0f}",
             ", ".join(orders) or "-",
@@ -105,21 +129,38 @@ def print_report(result: RunResult, console: Console) -> None:
         f"({data['deficit']['before_percent']:.2f}%), {_after(data['deficit'])}.",
         highlight=False,
     )
-    for order in result.orders:
-        if order.message and order.status != "COMPLETE":
-            console.print(
-                f"{order.symbol} {order.side} {order.quantity}: {order.status}. {order.message}", highlight=False
-            )
+    for line in order_reasons(result):
+        console.print(line, highlight=False, markup=False)
     for line in [*data["warnings"], *data["notes"]]:
-        console.print(f"Note: {line}", highlight=False)
-    console.print(f"Stopped: {data['stop_reason']}.", highlight=False)
+        console.print(sentence(f"Note: {line}"), highlight=False, markup=False)
+    console.print(sentence(f"Stopped: {data['stop_reason']}"), highlight=False, markup=False)
+
+
+def _held_after(result: RunResult) -> str:
+    return "held after" if result.live else "planned after"
+
+
+def _order_lines(result: RunResult) -> dict[str, list[str]]:
+    """Each stock's order lines, each with what became of it. A planned order that has no record
+    (none should be left without one) is shown as not sent, never as if it were done."""
+    lines: dict[str, list[str]] = {}
+    for order in result.orders:
+        lines.setdefault(order.symbol, []).append(order_line(order, result.live))
+    if result.first_plan is not None and result.passes:
+        for order in result.first_plan.orders:
+            if order.symbol not in lines:
+                suffix = "" if result.live else " (dry run)"
+                lines[order.symbol] = [f"{order.side} {order.quantity} not sent{suffix}"]
+    return lines
 
 
 def markdown_summary(result: RunResult) -> str:
     data = report_data(result)
     if result.first_plan is None:
         return (
-            f"## Rebalance {data['run_id']} for {data['user_id']}\n\nStopped before planning: {data['stop_reason']}\n"
+            f"## Rebalance {data['run_id']} for {data['user_id']}\n\n"
+            + sentence(f"Stopped before planning: {data['stop_reason']}")
+            + "\n"
         )
     deficit = data["deficit"]
     lines = [
@@ -127,16 +168,25 @@ def markdown_summary(result: RunResult) -> str:
         "",
         f"Basket `{data['basket']}`, total value ₹{data['total_value']:,.0f}.",
         f"Deficit before ₹{deficit['before']:,.0f} ({deficit['before_percent']:.2f}%), {_after(deficit)}. "
-        f"Stopped: {data['stop_reason']}.",
+        + sentence(f"Stopped: {data['stop_reason']}"),
         "",
-        "| stock | held | target ₹ | orders | held after |",
-        "|---|---:|---:|---|---:|",
+        f"| stock | price (source) | held | target ₹ | orders | {_held_after(result)} |",
+        "|---|---:|---:|---:|---|---:|",
     ]
+    order_lines = _order_lines(result)
     for stock in data["stocks"]:
-        sent = [f"{o.side} {o.quantity} {o.status}" for o in result.orders if o.symbol == stock["symbol"]]
-        orders = ", ".join(sent or stock["planned"]) or "-"
+        orders = ", ".join(order_lines.get(stock["symbol"], [])) or "-"
         held_after = "?" if stock["held_after"] is None else stock["held_after"]
         lines.append(
-            f"| {stock['symbol']} | {stock['held_before']} | {stock['target_value']:,.0f} | {orders} | {held_after} |"
+            f"| {stock['symbol']} | {stock['price']:,.2f} ({stock['price_source'] or '?'}) | {stock['held_before']} "
+            f"| {stock['target_value']:,.0f} | {orders} | {held_after} |"
         )
+    reasons = order_reasons(result)
+    if reasons:
+        lines += ["", *(f"- {_markdown_text(line)}" for line in reasons)]
     return "\n".join(lines) + "\n"
+
+
+def _markdown_text(text: str) -> str:
+    """One line of plain text for a Markdown list item."""
+    return " ".join(text.split())

@@ -9,14 +9,14 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import requests
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from niftybaskets.market import Clock, system_clock
+from niftybaskets.marketdata.answers import MarketDataError
+from niftybaskets.marketdata.chain import MarketData
 from niftybaskets.research.forecasts import Forecaster, ForecastOutcome
-from niftybaskets.research.gemini import Gemini
-from niftybaskets.research.nse import NseClient, NseError
+from niftybaskets.research.gemini import Gemini, GeminiError
 from niftybaskets.store import Store
 
 log = logging.getLogger(__name__)
@@ -45,15 +45,20 @@ class Summary:
     cached: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    # Not started because Gemini cannot serve this run (every key refused, unreachable, or failing
+    # for the run's whole patience): `halt` says why.
+    stopped: list[str] = field(default_factory=list)
+    halt: GeminiError | None = None
     warnings: list[str] = field(default_factory=list)
     input_tokens: int = 0
     output_tokens: int = 0
 
 
 def load_constituents(
-    store: Store, nse: NseClient, index: str, force: bool, clock: Clock, say: Callable[[str], None]
+    store: Store, market: MarketData, index: str, force: bool, clock: Clock, say: Callable[[str], None]
 ) -> list[dict]:
-    """The index's stocks: the stored list while it is fresh, else NSE's (falling back to the stored one)."""
+    """The index's stocks: the stored list while it is fresh, else the first source's that answers
+    (falling back to the stored one)."""
     stored = store.constituents(index)
     fresh = (
         stored and min(row["fetched_at"] for row in stored) >= (clock() - timedelta(hours=FRESH_LIST_HOURS)).isoformat()
@@ -61,15 +66,13 @@ def load_constituents(
     if fresh and not force:
         return stored
     try:
-        rows = nse.index_constituents(index)
-    except (NseError, requests.RequestException) as error:
+        rows, source = market.constituents(index)
+    except MarketDataError as error:
         if stored:
-            say(f"Warning: NSE did not answer ({error}); using the {len(stored)} stocks stored earlier.")
+            say(f"Warning: {error}; using the {len(stored)} stocks stored earlier.")
             return stored
-        referer = f"{nse.base_url}/market-data/live-equity-market?symbol={index}"
-        raise AnalyzeError(
-            f"could not read the index from NSE ({error}); open {referer} in a browser, then retry"
-        ) from None
+        raise AnalyzeError(f"could not read the index: {error}") from None
+    say(f"{index}: the list of stocks from {source}.")
     store.save_constituents(index, rows, clock().isoformat(), drop_others=True)
     gone = sorted({row["symbol"] for row in stored} - {row["symbol"] for row in rows})
     if gone:
@@ -79,7 +82,7 @@ def load_constituents(
 
 def analyze(
     store: Store,
-    nse: NseClient,
+    market: MarketData,
     gemini: Gemini,
     forecaster: Forecaster,
     options: AnalyzeOptions,
@@ -89,7 +92,7 @@ def analyze(
     def say(message: str) -> None:
         console.print(message, markup=False, highlight=False, soft_wrap=True)
 
-    stocks = load_constituents(store, nse, options.index, options.force_nse, clock, say)
+    stocks = load_constituents(store, market, options.index, options.force_nse, clock, say)
     summary = Summary()
     since = (clock() - timedelta(hours=CACHE_HOURS)).isoformat()
     todo = []
@@ -142,6 +145,12 @@ def analyze(
                 # Submit no more than the workers take; every stock started needs a call at least, so
                 # the budget holds (a stock in progress may still need a retry or a second phase).
                 while queue and len(running) < options.workers:
+                    halt = gemini.halted()
+                    if halt is not None:  # every stock not started yet would fail the same way
+                        summary.halt = halt
+                        summary.stopped.extend(stock["symbol"] for stock in queue)
+                        queue.clear()
+                        break
                     used = max(sum(gemini.pool.calls) - calls_before, len(started))
                     if used >= options.max_calls:
                         summary.skipped.extend(stock["symbol"] for stock in queue)
@@ -164,6 +173,8 @@ def analyze(
             for future in running:
                 keep(future)
             raise
+    if summary.halt is None and summary.failed:  # the last stocks failed for a reason of the whole run
+        summary.halt = gemini.halted()
     return summary
 
 
@@ -173,8 +184,9 @@ def print_summary(summary: Summary, gemini: Gemini, console: Console, seconds: f
 
     say(
         f"Done: {len(summary.done)} researched, {len(summary.cached)} reused, {len(summary.failed)} failed, "
-        f"{len(summary.skipped)} skipped (call budget) in {seconds:.0f} s; tokens {summary.input_tokens:,} in, "
-        f"{summary.output_tokens:,} out."
+        f"{len(summary.skipped)} skipped (call budget)"
+        + (f", {len(summary.stopped)} not started (Gemini cannot serve this run)" if summary.stopped else "")
+        + f" in {seconds:.0f} s; tokens {summary.input_tokens:,} in, {summary.output_tokens:,} out."
     )
     per_key = ", ".join(
         f"#{i + 1}: {calls} ({limited} rate-limited)"
@@ -187,6 +199,10 @@ def print_summary(summary: Summary, gemini: Gemini, console: Console, seconds: f
         say(f"Warning: {warning}")
     if summary.skipped:
         say(f"Not researched (the --max-calls budget ran out): {', '.join(summary.skipped)}")
+    if summary.stopped:
+        say(f"Not researched ({summary.halt}): {', '.join(summary.stopped)}")
+    elif summary.halt is not None:
+        say(f"Stopped: {summary.halt}")
 
 
 def new_run_id(clock: Clock = system_clock) -> str:

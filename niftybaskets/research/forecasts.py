@@ -86,8 +86,7 @@ class Forecaster:
             "params": json.dumps(
                 {
                     "phase": phase,
-                    "temperature": prompt.temperature,
-                    "thinking_budget": prompt.thinking_budget,
+                    **prompt.settings(),
                     "tools": prompt.tools if tools else [],
                     "response_schema": prompt.response_schema if schema else None,
                 }
@@ -125,7 +124,7 @@ class Forecaster:
     def forecast(self, index_name: str, stock: dict) -> ForecastOutcome:
         outcome = ForecastOutcome(stock["symbol"])
         if not stock["last_price"] > 0:
-            outcome.error = "NSE gives no last price for it (suspended?)"
+            outcome.error = "no source gives a last price for it (suspended, or not traded on NSE?)"
             return outcome
         now = self.clock()
         params = prompt_params(stock, self.horizon_days, now.strftime("%d %b %Y %H:%M IST"))

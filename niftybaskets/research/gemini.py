@@ -3,7 +3,12 @@
 Calls are spread over the keys (the least busy key first). A 429 rests that key for the delay
 the server asks for and moves the call to another key; when every key rests, the call waits for
 the first to come back. 500/502/503/504 and network failures are retried after 1 s, 2 s, 4 s...,
-about five minutes in all. Keys are never logged: a key is named by its number (#1, #2, ...).
+about five minutes in all, and that deadline is shared by every call of the run: while no call
+succeeds, all of them give up five minutes after the first failure (GeminiUnavailable), and at once
+when Gemini has not answered a single call of the run and the last few calls failed the same way on
+the network (unreachable). A key Gemini refuses (API_KEY_INVALID, PERMISSION_DENIED, suspended) is
+not used again; with every key refused, calls raise GeminiKeysRefused. Keys are never logged: a key
+is named by its number (#1, #2, ...).
 """
 
 from __future__ import annotations
@@ -39,6 +44,13 @@ except ImportError:
 # What Gemini answers for a revoked, suspended or mistyped key: that key is benched for the run.
 KEY_REFUSED = ("api_key_invalid", "api key not valid", "api key expired", "has been suspended", "permission_denied")
 KEY_PATTERN = re.compile(r"AIza[0-9A-Za-z_\-]{20,}")
+# Network failures of the same kind in a row, with no call of the run answered, before Gemini is
+# taken as unreachable: with one worker, after about 15 s of retries (1 + 2 + 4 + 8 s). With several
+# workers the failures come at once, so the first must also be this many seconds old: a blip of the
+# network as the run starts is not an unreachable Gemini.
+UNREACHABLE_AFTER = 5
+UNREACHABLE_SECONDS = 15.0
+KEYS_HELP = "put working keys from aistudio.google.com/apikey in GEMINI_API_KEYS (comma-separated), then run again"
 
 
 class GeminiError(RuntimeError):
@@ -47,6 +59,15 @@ class GeminiError(RuntimeError):
 
 class GeminiRejected(GeminiError):
     """Gemini refused the request itself (HTTP 4xx other than 429): retrying will not help."""
+
+
+class GeminiKeysRefused(GeminiError):
+    """Gemini refused every key of GEMINI_API_KEYS: a setting to fix, not a failure to retry."""
+
+
+class GeminiUnavailable(GeminiError):
+    """Gemini cannot be reached, or failed every call for the run's whole patience: calls of this
+    run that have not started yet would fail the same way."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +95,8 @@ class KeyPool:
         self.refusals_in_a_row = [0] * count
         self.resting_until = [0.0] * count
 
-    def acquire(self) -> int:
+    def acquire(self) -> int | None:
+        """The least busy key, waiting while every usable key rests; None when every key is benched."""
         while True:
             with self._lock:
                 now = self._monotonic()
@@ -85,6 +107,8 @@ class KeyPool:
                     self.calls[index] += 1
                     return index
                 wait = min(self.resting_until) - now
+                if wait == float("inf"):
+                    return None
             log.info("every Gemini key is resting; waiting %.1f s for the first to come back", wait)
             self._sleep(wait)
 
@@ -130,6 +154,18 @@ def retry_delay(error: genai_errors.APIError) -> float:
     return float(match.group(1)) if match else DEFAULT_REST_SECONDS
 
 
+def input_tokens(usage: types.GenerateContentResponseUsageMetadata | None) -> int:
+    """The prompt and, for a grounded answer, the search results Gemini read (toolUsePromptTokenCount,
+    reported apart from promptTokenCount): both are billed as input."""
+    return ((usage.prompt_token_count or 0) + (usage.tool_use_prompt_token_count or 0)) if usage else 0
+
+
+def output_tokens(usage: types.GenerateContentResponseUsageMetadata | None) -> int:
+    """The answer and the model's thinking (thoughtsTokenCount, reported apart from
+    candidatesTokenCount): thinking is billed as output."""
+    return ((usage.candidates_token_count or 0) + (usage.thoughts_token_count or 0)) if usage else 0
+
+
 def grounding_sources(response: types.GenerateContentResponse) -> list[str]:
     sources: list[str] = []
     for candidate in response.candidates or []:
@@ -150,6 +186,7 @@ class Gemini:
         sleep: Callable[[float], None] = time.sleep,
         patience: float = 300.0,
         timeout_seconds: float = 300.0,
+        unreachable_after: int = UNREACHABLE_AFTER,
     ) -> None:
         if not keys:
             raise GeminiError("no Gemini API key: set GEMINI_API_KEYS")
@@ -164,6 +201,16 @@ class Gemini:
         self._monotonic = monotonic
         self._sleep = sleep
         self.patience = patience
+        self.unreachable_after = unreachable_after
+        self.refused: dict[int, str] = {}  # key index -> Gemini's reason, redacted
+        # The run's health, shared by every call (several threads): answers so far, and the current
+        # unbroken run of failures: when it began, its last trouble, how many in a row failed alike.
+        self._health = threading.Lock()
+        self.answered = 0
+        self._failing_since: float | None = None
+        self._trouble = ""
+        self._alike = 0
+        self._network_alike = False
 
     def redact(self, text: str) -> str:
         """Gemini's error texts can quote a key: name it by its number instead."""
@@ -171,17 +218,73 @@ class Gemini:
             text = text.replace(key, f"key #{number}")
         return KEY_PATTERN.sub("[a key]", text)
 
+    def keys_refused(self) -> GeminiKeysRefused:
+        """The error for every key refused, each key named by its number with Gemini's reason."""
+        reasons = "; ".join(f"key #{index + 1}: {reason}" for index, reason in sorted(self.refused.items()))
+        return GeminiKeysRefused(
+            f"no usable Gemini key is left: Gemini refused every key of GEMINI_API_KEYS ({reasons}); {KEYS_HELP}"
+        )
+
+    def _succeeded(self) -> None:
+        with self._health:
+            self.answered += 1
+            self._failing_since, self._trouble, self._alike = None, "", 0
+
+    def _failed(self, trouble: str, network: bool) -> None:
+        with self._health:
+            if self._failing_since is None:
+                self._failing_since = self._monotonic()
+            self._alike = self._alike + 1 if trouble == self._trouble else 1
+            self._trouble, self._network_alike = trouble, network
+
+    def _shared_time_left(self) -> float:
+        """Seconds until the run's shared deadline, while calls are failing."""
+        with self._health:
+            if self._failing_since is None:
+                return self.patience
+            return self.patience - (self._monotonic() - self._failing_since)
+
+    def halted(self) -> GeminiError | None:
+        """Why no new call of this run should start, or None: every key refused, Gemini unreachable
+        (no call of the run answered and the last few failed alike on the network), or failing
+        calls for the whole patience. Any answer clears the last two."""
+        if not self.pool.usable():
+            return self.keys_refused()
+        with self._health:
+            if self._failing_since is None:
+                return None
+            failing = self._monotonic() - self._failing_since
+            if (
+                not self.answered
+                and self._network_alike
+                and self._alike >= self.unreachable_after
+                and failing >= UNREACHABLE_SECONDS
+            ):
+                return GeminiUnavailable(
+                    f"Gemini cannot be reached: the last {self._alike} calls failed alike ({self._trouble}) and "
+                    "none of this run's calls was answered; check the network (and GEMINI_BASE_URL if set), "
+                    "then run again"
+                )
+            if failing >= self.patience:
+                return GeminiUnavailable(
+                    f"Gemini kept failing ({self._trouble}) for {failing:.0f} s, every call of this run; "
+                    "try again later"
+                )
+        return None
+
     def generate(self, model: str, contents: str, config: types.GenerateContentConfig) -> GeminiReply:
         delay, waited, began = 1.0, 0.0, self._monotonic()
         while True:
             if not self.pool.usable():
-                raise GeminiError("no usable Gemini key is left: every key was refused; check GEMINI_API_KEYS")
+                raise self.keys_refused()
             if self._monotonic() - began > 3 * self.patience:
                 raise GeminiError(
                     f"no Gemini key could serve the call for {self._monotonic() - began:.0f} s "
                     "(rate limits, or the quota is used up); try again later or add keys"
                 )
             index = self.pool.acquire()
+            if index is None:
+                raise self.keys_refused()
             started = self._monotonic()
             try:
                 response = self._clients[index].models.generate_content(model=model, contents=contents, config=config)
@@ -195,23 +298,23 @@ class Gemini:
                     continue
                 if error.code in (401, 403) or any(sign in message.lower() for sign in KEY_REFUSED):
                     log.warning("Gemini refused key #%d (%s); it is not used again in this run", index + 1, message)
+                    self.refused[index] = message
                     self.pool.bench(index)
                     continue
                 if error.code not in SERVER_TROUBLE:
+                    self._succeeded()  # Gemini answered: the service is up, the request is at fault
                     raise GeminiRejected(f"Gemini refused the request: {message}") from None
-                trouble = f"{error.code} {error.status}"
+                trouble, network = f"{error.code} {error.status}", False
             except TRANSPORT_TROUBLE as error:
-                trouble = type(error).__name__
+                trouble, network = type(error).__name__, not isinstance(error, ValueError)
             else:
                 self.pool.served(index)
+                self._succeeded()
                 return GeminiReply(
                     text=text,
                     sources=grounding_sources(response),
-                    input_tokens=(usage.prompt_token_count or 0) if usage else 0,
-                    # Thinking is billed as output too.
-                    output_tokens=((usage.candidates_token_count or 0) + (usage.thoughts_token_count or 0))
-                    if usage
-                    else 0,
+                    input_tokens=input_tokens(usage),
+                    output_tokens=output_tokens(usage),
                     key_index=index,
                     seconds=self._monotonic() - started,
                     model=model,
@@ -219,9 +322,13 @@ class Gemini:
                 )
             finally:
                 self.pool.release(index)
+            self._failed(trouble, network)
+            halted = self.halted()
+            if isinstance(halted, GeminiUnavailable):  # this run's calls share one deadline
+                raise halted
             if waited >= self.patience:
                 raise GeminiError(f"Gemini kept failing ({trouble}) for {waited:.0f} s; try again later")
-            pause = min(delay, self.patience - waited)
+            pause = max(0.0, min(delay, self.patience - waited, self._shared_time_left()))
             log.info("Gemini answered %s; trying again in %.0f s", trouble, pause)
             self._sleep(pause)
             waited += pause

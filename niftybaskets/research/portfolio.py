@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from niftybaskets.rebalance.basket import normalise_ticker
-from niftybaskets.research.gemini import Gemini, GeminiError
+from niftybaskets.research.gemini import Gemini, GeminiError, GeminiKeysRefused
 from niftybaskets.research.prompts import Prompt
 from niftybaskets.research.schemas import BasketChoice
 
@@ -96,6 +96,8 @@ def choose(
         )
         try:
             reply = gemini.generate(prompt.model, text, prompt.config())
+        except GeminiKeysRefused:
+            raise  # a setting to fix (exit 2), not a failure of this basket
         except GeminiError as error:
             raise PortfolioError(f"Gemini did not choose a basket: {error}") from None
         record(

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from niftybaskets.research.nse import BROWSER_HEADERS
+from niftybaskets.marketdata.answers import BROWSER_HEADERS
 
 
 class SourceResolver:

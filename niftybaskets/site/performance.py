@@ -25,6 +25,7 @@ SOURCES = {
     "nse": "NSE's daily history (prices as traded, joined across splits and bonuses with NSE's list of "
     "corporate actions)",
     "kite": "Kite Connect's daily candles (adjusted by Zerodha for splits, bonuses and other corporate actions)",
+    "yahoo": "Yahoo Finance's daily history (adjusted by Yahoo for splits and bonuses)",
 }
 
 
@@ -208,7 +209,7 @@ def _notes(ledger: Ledger, problems: list[str]) -> list[str]:
     return ["## Notes", "", *(f"- {note}" for note in dict.fromkeys(notes))]
 
 
-def _method(ledger: Ledger, source: str) -> list[str]:
+def _method(ledger: Ledger, sources: list[str]) -> list[str]:
     c = ledger.cost_model
     return [
         "## How this is scored",
@@ -217,7 +218,8 @@ def _method(ledger: Ledger, source: str) -> list[str]:
         "pre-open auction (09:00 IST, where the open is set) starts after its publication time, with the "
         "weights it was published with, and sold at the close of the last session on or before that day plus "
         "its horizon. No price known at publication is used.",
-        f"- Prices: {SOURCES[source]}. Dividends are not counted, for the baskets or the index (a price index).",
+        f"- Prices: {'; where it had none, '.join(SOURCES[source] for source in sources)} (each price row in "
+        "the JSON names its source). Dividends are not counted, for the baskets or the index (a price index).",
         f"- Costs (equity delivery on NSE through Zerodha): STT {c.stt_rate:.3%} on buys and sells, stamp "
         f"duty {c.stamp_duty_rate:.3%} on buys, exchange charges {c.exchange_rate:.5%}, SEBI fees "
         f"{c.sebi_rate:.4%}, GST {c.gst_rate:.0%} on brokerage, exchange charges, SEBI fees and the DP charge, "
@@ -242,7 +244,7 @@ def _method(ledger: Ledger, source: str) -> list[str]:
     ]
 
 
-def page_markdown(ledger: Ledger, source: str, problems: list[str]) -> str:
+def page_markdown(ledger: Ledger, sources: list[str], problems: list[str]) -> str:
     slug_ = slug(ledger.index)
     lines = [
         f"# Scored ledger: {ledger.index}",
@@ -258,7 +260,7 @@ def page_markdown(ledger: Ledger, source: str, problems: list[str]) -> str:
     notes = _notes(ledger, problems)
     if notes:
         lines += ["", *notes]
-    lines += ["", *_method(ledger, source), ""]
+    lines += ["", *_method(ledger, sources), ""]
     return "\n".join(lines)
 
 
@@ -266,13 +268,15 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 8)
 
 
-def ledger_data(ledger: Ledger, source: str, prices: Mapping[str, PriceSeries]) -> dict:
+def ledger_data(ledger: Ledger, sources: list[str], prices: Mapping[str, PriceSeries]) -> dict:
     """The ledger as JSON, each number next to the basket file and the source's price rows behind it."""
 
     def row(symbol: str, day: date) -> dict | None:
         series = prices.get(symbol)
         found = series.days.get(day) if series else None
-        return {"day": day.isoformat(), "open": found.open, "close": found.close} if found else None
+        if not found:
+            return None
+        return {"day": day.isoformat(), "open": found.open, "close": found.close, "source": series.source}
 
     baskets = []
     for score in ledger.baskets:
@@ -333,7 +337,7 @@ def ledger_data(ledger: Ledger, source: str, prices: Mapping[str, PriceSeries]) 
     ]
     return {
         "index": ledger.index,
-        "prices": source,
+        "prices": sources,
         "start_capital": START_CAPITAL,
         "cost_model": ledger.cost_model.__dict__,
         "baskets": baskets,
@@ -379,7 +383,7 @@ def update_basket_page(docs: Path, score: BasketScore, slug_: str) -> bool:
 
 
 def write_performance(
-    docs: Path, ledger: Ledger, source: str, prices: Mapping[str, PriceSeries], problems: list[str]
+    docs: Path, ledger: Ledger, sources: list[str], prices: Mapping[str, PriceSeries], problems: list[str]
 ) -> list[Path]:
     """Write the index's ledger page, charts and JSON, and the score sections; the files changed."""
     folder = docs / FOLDER
@@ -387,10 +391,10 @@ def write_performance(
     slug_ = slug(ledger.index)
     changed = []
     page = folder / f"{slug_}.md"
-    if write_if_changed(page, page_markdown(ledger, source, problems)):
+    if write_if_changed(page, page_markdown(ledger, sources, problems)):
         changed.append(page)
     data = folder / f"{slug_}.json"
-    if write_if_changed(data, json.dumps(ledger_data(ledger, source, prices), indent=2, ensure_ascii=False) + "\n"):
+    if write_if_changed(data, json.dumps(ledger_data(ledger, sources, prices), indent=2, ensure_ascii=False) + "\n"):
         changed.append(data)
     charts = [
         ("growth", growth_chart, bool(ledger.growth)),

@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 from cryptography.fernet import Fernet
+from kiteconnect import KiteConnect
+from kiteconnect.exceptions import TokenException
 
 from niftybaskets.encryption import decrypt, fernet_from_key
 from niftybaskets.store import Store
@@ -162,3 +165,50 @@ def test_export_logs_in_first_when_nobody_is(env, tmp_path):
     assert "No valid login stored: logging in first." in "".join(lines)
     assert f"Wrote the encrypted token of ZP0001 to {artifact}" in out
     assert stat.S_IMODE(artifact.stat().st_mode) == 0o600
+
+
+def test_a_bad_callback_does_not_end_the_helper_and_the_real_login_completes(env, tmp_path):
+    process = start(env, "--no-browser", "--timeout", "30", cwd=tmp_path)
+    link, lines = wait_for_link(process)
+    to_kite = requests.get(link, allow_redirects=False, timeout=10).headers["location"]
+    callback = requests.get(to_kite, allow_redirects=False, timeout=10).headers["location"]
+    bad = requests.get(callback.replace("request_token=", "request_token=bogus&was="), timeout=10)
+    assert bad.status_code == 400 and "still waiting" in bad.text and "log in again" in bad.text
+    browser = Browser()
+    browser(link)  # the user's real login: the helper still listens
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "Logged in to Kite as ZP0001" in browser.last.text
+    console = "".join(lines) + out + err
+    assert "Kite refused this login's request token" in console and "Still waiting: open " in console
+    assert "Logged in as ZP0001 (Paper Trader); the token is stored encrypted." in console
+    assert "Traceback" not in err
+    for secret in (stored_token(env), "papersecret", "paperkey", KEY):
+        assert secret not in console
+
+
+def test_a_wrong_api_key_keeps_the_stored_login_and_names_the_mismatch(env, tmp_path, world):
+    process = start(env, "--no-browser", cwd=tmp_path)
+    Browser()(wait_for_link(process)[0])
+    assert process.wait(timeout=30) == 0
+    token = stored_token(env)
+    typo = {**env, "KITE_API_KEY": "paperkee"}
+    with pytest.raises(TokenException) as refused:  # Kite's answer to a token sent with another key
+        KiteConnect("paperkee", access_token=token, root=world.paper.url).profile()
+    assert refused.value.code == 403
+    listed = run(typo, "--list", cwd=tmp_path)
+    exported = run(typo, "--export", str(tmp_path / "t.json"), "--quiet", cwd=tmp_path)
+    for result in (listed, exported):
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "the API key does not match the stored login of ZP0001" in result.stderr
+        assert "check KITE_API_KEY" in result.stderr
+        assert "expired" not in result.stdout + result.stderr and "deleted" not in result.stdout + result.stderr
+        assert "Traceback" not in result.stderr
+        for secret in (token, "paperkee", "papersecret", KEY):
+            assert secret not in result.stdout + result.stderr
+    assert not (tmp_path / "t.json").exists()
+    assert stored_token(env) == token  # kept
+    again = run(env, "--list", cwd=tmp_path)  # the key fixed: the same login works
+    assert again.returncode == 0 and "ZP0001  Paper Trader" in again.stdout and "valid" in again.stdout
+    exported = run(env, "--export", str(tmp_path / "t.json"), "--quiet", cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr

@@ -171,3 +171,85 @@ def test_the_link_is_clickable_in_a_terminal_and_plain_elsewhere():
     piped = StringIO()
     show_link(Console(file=piped, force_terminal=False, width=200))("http://127.0.0.1:8080/login")
     assert piped.getvalue() == "Log in to Kite: http://127.0.0.1:8080/login\n"
+
+
+def bad_token_callback(world) -> str:
+    """A callback with this login's state (so not forged) but a request token Kite never issued."""
+    url = callback_query(world)
+    return url.replace("request_token=", "request_token=bogus&was_request_token=")
+
+
+def test_a_callback_with_a_bad_request_token_leaves_the_helper_waiting_for_the_real_login(world):
+    thread, outcome = run_in_background(world, timeout=30)
+    bad = requests.get(bad_token_callback(world), timeout=10)
+    assert bad.status_code == 400
+    assert "Kite refused this login&#x27;s request token (Token is invalid or has expired.)" in bad.text
+    assert f"still waiting: open http://127.0.0.1:{world.port}/login to log in again" in bad.text
+    assert world.store.tokens() == []
+    real = requests.get(callback_query(world), timeout=10)  # the helper still listens
+    thread.join()
+    assert real.status_code == 200 and "Logged in to Kite as ZP0001" in real.text
+    assert outcome["result"].exit_code == 0 and outcome["result"].session.user_id == "ZP0001"
+    assert any("Kite refused this login's request token" in message for message in world.messages)
+
+
+def test_a_helper_that_only_saw_failed_logins_times_out_naming_the_last_failure(world):
+    thread, outcome = run_in_background(world, timeout=1.5)
+    assert requests.get(bad_token_callback(world), timeout=10).status_code == 400
+    thread.join()
+    result = outcome["result"]
+    assert result.exit_code == 1 and result.session is None
+    assert result.error.startswith("No login within 1.5 seconds; run the helper again.")
+    assert "The last attempt failed: Kite refused this login's request token" in result.error
+    assert ".." not in result.error
+
+
+def race(url: str, copies: int) -> list[requests.Response]:
+    """`copies` identical requests, let go at the same moment (a browser retrying a callback)."""
+    start = threading.Barrier(copies)
+    responses: list[requests.Response] = [None] * copies
+
+    def send(number: int) -> None:
+        start.wait(10)
+        responses[number] = requests.get(url, timeout=30)
+
+    threads = [threading.Thread(target=send, args=(number,)) for number in range(copies)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return responses
+
+
+def test_duplicate_callbacks_at_once_report_the_login_that_succeeded(world):
+    """The winner's exchange is held until a duplicate's exchange has failed (the request token is
+    single-use), so the duplicate's failure is always seen before the winner's success."""
+    real_exchange = world.sessions.exchange
+    duplicate_failed = threading.Event()
+
+    def exchange(request_token):
+        try:
+            session = real_exchange(request_token)
+        except Exception:
+            duplicate_failed.set()
+            raise
+        duplicate_failed.wait(10)
+        return session
+
+    world.sessions.exchange = exchange
+    for _ in range(3):
+        duplicate_failed.clear()
+        world.messages.clear()
+        world.links.clear()
+        thread, outcome = run_in_background(world, timeout=30)
+        responses = race(callback_query(world), copies=4)
+        thread.join()
+        assert duplicate_failed.is_set()
+        assert [response.status_code for response in responses] == [200] * 4
+        assert all("Logged in to Kite as ZP0001" in response.text for response in responses)
+        result = outcome["result"]
+        assert (result.exit_code, result.error, result.session.user_id) == (0, None, "ZP0001")
+        assert not any("refused" in message for message in world.messages)
+        [stored] = world.store.tokens()
+        token = decrypt(fernet_from_key(KEY), stored.encrypted_token)
+        assert KiteConnect("paperkey", access_token=token, root=world.paper.url).profile()["user_id"] == "ZP0001"

@@ -1,12 +1,17 @@
 """Stored tokens: checked with Kite before use, deleted when dead or undecryptable, chosen per user."""
 
+import sqlite3
+from datetime import datetime, timedelta
+
 import pytest
 import requests
 from cryptography.fernet import Fernet
 
 from niftybaskets.config import ConfigError
-from niftybaskets.encryption import fernet_from_key
+from niftybaskets.encryption import encrypt, fernet_from_key
 from niftybaskets.kite.sessions import KiteSession, NoSessionError, Sessions
+from niftybaskets.market import IST
+from niftybaskets.store import MIGRATIONS, Store
 from tests.kite.conftest import make_settings
 
 
@@ -92,3 +97,73 @@ def test_tokens_never_reach_the_messages_or_reprs(world):
     world.sessions.choose()
     assert session.access_token not in "\n".join(world.messages)
     assert session.access_token not in repr(session)
+
+
+def test_a_wrong_api_key_neither_deletes_nor_uses_a_good_stored_login(world, tmp_path):
+    saved = store_login(world)
+    typo = make_settings(world.paper.url, tmp_path, world.port, kite_api_key="paperkee")
+    sessions = Sessions(typo, world.store, world.sessions.fernet, world.messages.append)
+    assert sessions.stored() == []
+    with pytest.raises(NoSessionError, match="the API key does not match the stored login of ZP0001"):
+        sessions.require(quiet=True)
+    assert [token.user_id for token in world.store.tokens()] == ["ZP0001"]
+    assert not any("expired" in message or "deleted" in message for message in world.messages)
+    assert world.sessions.require(quiet=True) == saved  # with the right key, the same login works
+
+
+def test_a_login_for_kite_is_kept_when_the_same_key_points_at_another_exchange(world, tmp_path, make_paper):
+    """The real API key stays exported while KITE_API_ROOT points at a paper exchange: that exchange
+    refuses the real login, which must not delete it."""
+    saved = store_login(world)
+    other = make_paper("other.sqlite")  # same api_key, another exchange: it refuses this login
+    elsewhere = make_settings(other.url, tmp_path, world.port)
+    sessions = Sessions(elsewhere, world.store, world.sessions.fernet, world.messages.append)
+    assert sessions.stored() == []
+    assert sessions.mismatched == ["ZP0001"]
+    assert [token.user_id for token in world.store.tokens()] == ["ZP0001"]
+    assert world.sessions.require(quiet=True) == saved
+
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=IST)
+
+
+def legacy_store(world, tmp_path, tokens: dict[str, tuple[str, str]]) -> Store:
+    """A store written before tokens recorded their API key (schema 1), with `tokens`
+    {user_id: (access_token, issued_at)}, opened (and migrated) by this version."""
+    path = tmp_path / "legacy.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript(MIGRATIONS[0])
+        for user_id, (token, issued_at) in tokens.items():
+            sealed = encrypt(world.sessions.fernet, token)
+            db.execute("INSERT INTO kite_tokens VALUES (?, ?, ?, ?)", (user_id, "Someone", sealed, issued_at))
+        db.execute("PRAGMA user_version = 1")
+    db.close()
+    return Store(path)
+
+
+def test_logins_stored_before_keys_were_recorded_are_adopted_or_kept_unless_surely_dead(world, tmp_path):
+    from niftybaskets.kite.sessions import api_key_digest  # new with the recorded keys
+
+    alive = world.paper.embedded.login("ZP0001").access_token
+    ended = world.paper.embedded.login("ZP0002").access_token
+    store = legacy_store(
+        world,
+        tmp_path,
+        {"ZP0001": (alive, "2026-11-23T08:00:00+05:30"), "ZP0002": (ended, "2026-11-23T08:00:00+05:30")},
+    )
+    requests.post(f"{world.paper.url}/admin/accounts/ZP0002/expire-sessions", timeout=5)
+    sessions = Sessions(world.settings, store, world.sessions.fernet, world.messages.append, clock=lambda: NOW)
+    assert [session.user_id for session in sessions.stored()] == ["ZP0001"]
+    by_user = {token.user_id: token for token in store.tokens()}
+    digest = api_key_digest("paperkey", world.settings.kite_api_root)
+    assert by_user["ZP0001"].api_key_digest == digest  # Kite took it with this key
+    assert by_user["ZP0002"].api_key_digest == ""  # refused: ended, or another key; not ours to delete
+    assert any("Kite refuses the stored login of ZP0002" in message for message in world.messages)
+    with pytest.raises(NoSessionError, match="stored login of ZP0002: it has ended, or KITE_API_KEY is not the key"):
+        sessions.require("ZP0002", quiet=True)
+    next_morning = Sessions(
+        world.settings, store, world.sessions.fernet, world.messages.append, clock=lambda: NOW + timedelta(days=1)
+    )
+    assert [session.user_id for session in next_morning.stored()] == ["ZP0001"]
+    assert [token.user_id for token in store.tokens()] == ["ZP0001"]  # issued before 06:00 today: dead for sure
+    store.close()

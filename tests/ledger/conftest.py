@@ -12,16 +12,17 @@ from pathlib import Path
 import pytest
 
 from niftybaskets.config import Settings
-from niftybaskets.ledger.history import NseHistory
+from niftybaskets.ledger.history import WebHistory
 from niftybaskets.market import IST, NseCalendar
+from niftybaskets.marketdata.nse import NseClient
 from niftybaskets.ratelimit import RateLimiter
-from niftybaskets.research.nse import NseClient
 from niftybaskets.research.portfolio import Candidate
 from niftybaskets.site.baskets import Published, write_basket
 from niftybaskets.site.index_page import update_index
 from niftybaskets.webserver import BackgroundServer
 from tests.fakes.clock import FakeClock, SteppingMonotonic
 from tests.fakes.nse import FakeNse
+from tests.fakes.yahoo import FakeYahoo
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 INDEX = "NIFTY SMALLCAP 250"
@@ -101,14 +102,22 @@ class World:
     first: Published  # 14 Aug, 20:00 IST: ALPHA 50%, BETA 30%, GAMMA 20%
     second: Published  # Sat 23 Aug, 06:30 IST: ALPHA 60%, GAMMA 40%
     third: Published  # Sat 30 Aug: still open on 2 Sep
+    yahoo: FakeYahoo
+    yahoo_url: str
 
     def settings(self, **overrides: object) -> Settings:
-        values = {"docs_dir": self.docs, "data_dir": self.data, "nse_base_url": self.url, **overrides}
+        values = {
+            "docs_dir": self.docs,
+            "data_dir": self.data,
+            "nse_base_url": self.url,
+            "yahoo_base_url": self.yahoo_url,
+            **overrides,
+        }
         return Settings(_env_file=None, **values)
 
-    def source(self) -> NseHistory:
+    def source(self) -> WebHistory:
         """NSE's history through the project's client, with a rate limiter on a test clock."""
-        return NseHistory(NseClient(self.url), RateLimiter(SteppingMonotonic(), sleep=lambda seconds: None))
+        return WebHistory(NseClient(self.url, limiter=RateLimiter(SteppingMonotonic(), sleep=lambda seconds: None)))
 
     def trade_on(self, until: date) -> None:
         """Flat prices for ALPHA, GAMMA and the index on the trading days after 1 Sep, up to `until`."""
@@ -164,7 +173,8 @@ def world(tmp_path: Path) -> World:
     nse.stock_history = {symbol: dict(rows) for symbol, rows in STOCKS.items()}
     nse.index_history = {INDEX: dict(INDEX_ROWS)}
     nse.actions = {"ALPHA": [DIVIDEND, SPLIT]}
-    with BackgroundServer(nse.app) as server:
+    yahoo = FakeYahoo()  # knows nothing unless a test gives it prices
+    with BackgroundServer(nse.app) as server, BackgroundServer(yahoo.app) as yahoo_server:
         yield World(
             docs,
             tmp_path / "data",
@@ -174,4 +184,6 @@ def world(tmp_path: Path) -> World:
             first,
             second,
             third,
+            yahoo,
+            yahoo_server.url,
         )

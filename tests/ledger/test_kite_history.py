@@ -48,21 +48,21 @@ def test_kite_candles_score_the_same_ledger_as_nse(world, kite_paper):
     world.clock.set(datetime(2025, 9, 20, 10, 0, tzinfo=IST))  # every missing day a week old
     source = kite_history(kite_paper)
     console = Console(width=200, record=True)
-    score(world.settings(), ScoreRequest(None, "kite", "open"), console, world.clock, source)
+    score(world.settings(), ScoreRequest(None, ("kite",), "open"), console, world.clock, [source])
     data = json.loads((world.docs / "performance" / "nifty-smallcap-250.json").read_text())
     first, second, _ = data["baskets"]
-    assert data["prices"] == "kite"
+    assert data["prices"] == ["kite"]
     assert first["gross_return"] == pytest.approx(FIRST_GROSS)  # Kite's split-adjusted 101 -> 110
     assert first["index"]["return"] == pytest.approx(FIRST_INDEX)
     assert second["gross_return"] == pytest.approx(SECOND_GROSS)
     assert "Kite Connect's daily candles" in (world.docs / "performance" / "nifty-smallcap-250.md").read_text()
 
     again = Console(width=200, record=True)
-    score(world.settings(), ScoreRequest(None, "kite", "open"), again, world.clock, kite_history(kite_paper))
+    score(world.settings(), ScoreRequest(None, ("kite",), "open"), again, world.clock, [kite_history(kite_paper)])
     assert "Asked kite 0 times" in again.export_text()
 
     # NSE's prices after Kite's: the split is taken from NSE's corporate actions all the same.
-    score(world.settings(), ScoreRequest(None, "nse", "open"), Console(), world.clock, world.source())
+    score(world.settings(), ScoreRequest(None, ("nse",), "open"), Console(), world.clock, [world.source()])
     assert json.loads((world.docs / "performance" / "nifty-smallcap-250.json").read_text())["baskets"][0][
         "gross_return"
     ] == pytest.approx(FIRST_GROSS)
@@ -72,5 +72,5 @@ def test_a_plan_without_historical_data_says_to_use_nse(world, make_paper):
     paper = make_paper(history={"ALPHA": candles(STOCKS["ALPHA"])}, rules={"historical_data": False})
     before = world.tree()
     with pytest.raises(HistoryError, match=r"does not include it\. Score with NSE.s prices instead: --source nse"):
-        score(world.settings(), ScoreRequest(None, "kite", "open"), Console(), world.clock, kite_history(paper))
+        score(world.settings(), ScoreRequest(None, ("kite",), "open"), Console(), world.clock, [kite_history(paper)])
     assert world.tree() == before

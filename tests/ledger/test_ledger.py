@@ -11,8 +11,9 @@ import pytest
 from rich.console import Console
 
 from niftybaskets.ledger.command import LedgerError, ScoreRequest, score
-from niftybaskets.ledger.history import HistoryError
+from niftybaskets.ledger.history import HistoryError, WebHistory
 from niftybaskets.market import IST
+from niftybaskets.marketdata.yahoo import YahooClient
 from tests.ledger.conftest import INDEX, SPLIT
 
 # Equity delivery rates (Zerodha's charges page): STT 0.1% both sides, stamp duty 0.015% on buys,
@@ -60,8 +61,8 @@ IC = 1 - 6 * 6 / (5 * (5**2 - 1))
 
 
 def run(world, **request) -> list:
-    options = {"index": None, "source": "nse", "entry": "open", **request}
-    return score(world.settings(), ScoreRequest(**options), Console(width=200), world.clock, world.source())
+    options = {"index": None, "sources": ("nse",), "entry": "open", **request}
+    return score(world.settings(), ScoreRequest(**options), Console(width=200), world.clock, [world.source()])
 
 
 def ledger_json(world) -> dict:
@@ -81,8 +82,8 @@ def test_returns_costs_and_benchmark_equal_the_hand_ledger(world):
     alpha = next(s for s in first["stocks"] if s["symbol"] == "ALPHA")
     assert alpha["split_bonus_factor"] == 0.5
     assert alpha["rows"] == [
-        {"day": "2025-08-18", "open": 202.0, "close": 204.0},
-        {"day": "2025-08-25", "open": 108.0, "close": 110.0},
+        {"day": "2025-08-18", "open": 202.0, "close": 204.0, "source": "nse"},
+        {"day": "2025-08-25", "open": 108.0, "close": 110.0, "source": "nse"},
     ]  # the price rows as NSE sent them, beside the factor that joins them
     assert first["gross_return"] == pytest.approx(FIRST_GROSS)
     assert first["costs_on_100000"]["total"] == pytest.approx(FIRST_COSTS)
@@ -272,4 +273,29 @@ def test_prices_of_a_split_before_publication_do_not_move_the_forecast_base(worl
         f for f in ledger_json(world)["forecasts"] if f["symbol"] == "ALPHA" and f["checked_on"] == "2025-08-21"
     )
     assert (alpha["from_price"], alpha["close"], alpha["split_bonus_factor"]) == (200.0, 214.0, 0.5)
-    assert alpha["row"] == {"day": "2025-08-21", "open": 105.0, "close": 107.0}
+    assert alpha["row"] == {"day": "2025-08-21", "open": 105.0, "close": 107.0, "source": "nse"}
+
+
+def test_a_source_that_refuses_still_serves_the_prices_it_sent_before(world):
+    """NSE refuses on the later run: the stocks it had sent in full keep NSE's prices, the rest come
+    from Yahoo, and the page says both."""
+    world.nse.stock_history["BETA"][date(2025, 8, 29)] = (96.0, 96.0, 95.0)  # BETA's prices complete
+    sources = ("nse", "yahoo")
+    history = [world.source(), WebHistory(YahooClient(world.yahoo_url))]
+    score(world.settings(), ScoreRequest(None, sources, "open"), Console(width=200), world.clock, history)
+    world.nse.blocking_history = True
+    days = [date(2025, 9, d) for d in (1, 2, 3, 4, 5, 8)]
+    world.yahoo.history = {
+        "ALPHA.NS": {day: (116.0, 116.0) for day in days},
+        "GAMMA.NS": {day: (58.0, 58.0) for day in days},
+        "NIFTYSMLCAP250.NS": {day: (17500.0, 17500.0) for day in days},
+    }
+    world.clock.set(datetime(2025, 9, 20, 18, 30, tzinfo=IST))
+    history = [world.source(), WebHistory(YahooClient(world.yahoo_url))]
+    score(world.settings(), ScoreRequest(None, sources, "open"), Console(width=200), world.clock, history)
+    data = ledger_json(world)
+    assert data["prices"] == ["nse", "yahoo"]
+    first, _, third = data["baskets"]
+    beta = next(stock for stock in first["stocks"] if stock["symbol"] == "BETA")
+    assert {row["source"] for row in beta["rows"]} == {"nse"}  # NSE sent BETA's prices before it refused
+    assert {row["source"] for stock in third["stocks"] for row in stock["rows"] if row} == {"yahoo"}

@@ -16,7 +16,7 @@ CHARTS = [f"nifty-smallcap-250-{name}.svg" for name in ("growth", "excess", "cal
 
 
 def built_site(world, tmp_path):
-    score(world.settings(), ScoreRequest(None, "nse", "open"), Console(width=200), world.clock, world.source())
+    score(world.settings(), ScoreRequest(None, ("nse",), "open"), Console(width=200), world.clock, [world.source()])
     out = tmp_path / "_site"
     build_site(world.docs, out)
     return out

@@ -39,10 +39,10 @@ def test_without_prices_they_are_listed_with_what_is_missing(docs, world):
     settings = world.settings(docs_dir=docs)
     score(
         settings,
-        ScoreRequest(None, "nse", "open"),
+        ScoreRequest(None, ("nse",), "open"),
         Console(),
         FakeClock(datetime(2026, 1, 5, tzinfo=IST)),
-        world.source(),
+        [world.source()],
     )
     page = (docs / "performance" / "nifty-smallcap-250.md").read_text()
     assert "| Baskets scored | 0 of 1 (0 open, 1 with prices missing) |" in page

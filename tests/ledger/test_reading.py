@@ -16,7 +16,7 @@ from tests.ledger.test_ledger import FIRST_LINK, SECOND_LINK, hand_costs
 
 
 def run(world) -> dict:
-    score(world.settings(), ScoreRequest(None, "nse", "open"), Console(width=200), world.clock, world.source())
+    score(world.settings(), ScoreRequest(None, ("nse",), "open"), Console(width=200), world.clock, [world.source()])
     return json.loads((world.docs / "performance" / "nifty-smallcap-250.json").read_text())
 
 

@@ -7,7 +7,10 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from tests.ledger.conftest import INDEX
+import pytest
+
+from tests.ledger.conftest import INDEX, INDEX_ROWS, STOCKS
+from tests.ledger.test_ledger import FIRST_INDEX, FIRST_RETURNS
 from tests.workflows.runner import clean_environment
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -19,6 +22,7 @@ def score_ledger(world, *args: str, **settings: str) -> subprocess.CompletedProc
         "DOCS_DIR": str(world.docs),
         "DATA_DIR": str(world.data),
         "NSE_BASE_URL": world.url,
+        "YAHOO_BASE_URL": world.yahoo_url,
         **settings,
     }
     return subprocess.run(
@@ -60,9 +64,9 @@ def test_an_index_without_baskets_exits_2_naming_the_ones_there_are(world):
 
 
 def test_a_bad_option_exits_2(world):
-    result = score_ledger(world, "--source", "yahoo")
+    result = score_ledger(world, "--source", "nse,bloomberg")
     assert result.returncode == 2
-    assert "invalid choice: 'yahoo'" in result.stderr
+    assert "unknown price source bloomberg: choose from nse, yahoo, kite" in result.stderr
 
 
 def test_nse_refusing_exits_1_with_what_to_do_and_no_traceback(world):
@@ -70,7 +74,8 @@ def test_nse_refusing_exits_1_with_what_to_do_and_no_traceback(world):
     before = world.tree()
     result = score_ledger(world)
     assert result.returncode == 1
-    assert "NSE did not send the prices of" in result.stderr and "run the scorer again later" in result.stderr
+    assert "NSE did not send the prices of" in result.stderr and "run again later" in result.stderr
+    assert "No source sent the prices of ALPHA" in result.stderr  # Yahoo was asked next, and had none
     assert "Traceback" not in result.stderr
     assert world.tree() == before
 
@@ -88,6 +93,7 @@ def pipeline_score(world, tmp_path) -> tuple[subprocess.CompletedProcess, Path]:
         "DOCS_DIR": str(world.docs),
         "DATA_DIR": str(world.data),
         "NSE_BASE_URL": world.url,
+        "YAHOO_BASE_URL": world.yahoo_url,
         "GITHUB_ACTIONS": "true",
         "GITHUB_STEP_SUMMARY": str(summary),
     }
@@ -115,3 +121,24 @@ def test_the_workflow_step_scores_and_a_refusing_nse_is_a_warning_not_a_failure(
     assert "::warning::The scored ledger was not updated: score_ledger.py exited 1" in done.stdout
     assert "NSE did not send" in done.stderr
     assert "**Warning:** The scored ledger was not updated" in summary.read_text()
+
+
+def test_when_nse_refuses_yahoo_answers_and_the_ledger_names_it(world):
+    world.nse.blocking_history = True
+    split_day = date(2025, 8, 20)
+    for symbol, rows in STOCKS.items():  # Yahoo's prices are adjusted: ALPHA's before its 1:2 split halved
+        world.yahoo.history[f"{symbol}.NS"] = {
+            day: (open_ / 2, close / 2) if symbol == "ALPHA" and day < split_day else (open_, close)
+            for day, (open_, close, _) in rows.items()
+        }
+    world.yahoo.history["NIFTYSMLCAP250.NS"] = dict(INDEX_ROWS)
+    result = score_ledger(world)
+    assert result.returncode == 0, result.stderr
+    assert "NSE did not send the prices of" in result.stdout and "Asking the next source" in result.stdout
+    data = json.loads((world.docs / "performance" / "nifty-smallcap-250.json").read_text())
+    assert data["prices"] == ["yahoo"]
+    first = data["baskets"][0]
+    assert {s["symbol"]: s["return"] for s in first["stocks"]} == pytest.approx(FIRST_RETURNS)
+    assert first["index"]["return"] == pytest.approx(FIRST_INDEX)
+    assert {row["source"] for s in first["stocks"] for row in s["rows"]} == {"yahoo"}
+    assert "Yahoo Finance's daily history" in (world.docs / "performance" / "nifty-smallcap-250.md").read_text()

@@ -5,11 +5,12 @@ import requests
 import yaml
 from kiteconnect import exceptions as kite_errors
 
+from niftybaskets.marketdata.chain import MarketData
+from niftybaskets.marketdata.nse import NseClient
 from niftybaskets.paper.account_file import parse_account_file
 from niftybaskets.paper.embedded import EmbeddedExchange
 from niftybaskets.paper.exchange import PriceQuote
-from niftybaskets.paper.live_prices import PriceRefresher, nse_price_source
-from niftybaskets.research.nse import NseClient
+from niftybaskets.paper.live_prices import PriceRefresher, market_price_source
 from niftybaskets.webserver import BackgroundServer
 from tests.conftest import BASE_ACCOUNT, buy
 from tests.fakes.nse import FakeNse, quote_payload
@@ -26,26 +27,26 @@ def nse():
 
 
 def test_the_client_warms_up_cookies_before_calling_the_api(nse):
-    assert requests.get(f"{nse.url}/api/quote-equity?symbol=SBIN", timeout=5).status_code == 401
-    data = NseClient(nse.url).quote_equity("SBIN")
-    assert data["priceInfo"]["lastPrice"] == 812.0
+    api = f"{nse.url}/api/NextApi/apiClient/GetQuoteApi?functionName=getSymbolData&symbol=SBIN"
+    assert requests.get(api, timeout=5).status_code == 401
+    assert NseClient(nse.url).quote("SBIN").last_price == 812.0
 
 
 def test_the_price_source_reads_last_price_close_and_bands_and_leaves_out_the_unknown(nse):
-    quotes = nse_price_source(NseClient(nse.url))(["IRCTC", "NOSUCH"])
+    quotes = market_price_source(MarketData([NseClient(nse.url)]))(["IRCTC", "NOSUCH"])
     assert quotes == {"IRCTC": PriceQuote(731.55, 725.0, (652.5, 797.5))}
 
 
 def test_an_unavailable_nse_gives_no_prices(nse):
     nse.failing = True
-    assert nse_price_source(NseClient(nse.url))(["SBIN"]) == {}
+    assert market_price_source(MarketData([NseClient(nse.url)]))(["SBIN"]) == {}
 
 
 @pytest.fixture
 def live_paper(nse, tmp_path, clock, monotonic):
     account = {**BASE_ACCOUNT, "live_prices": True, "holdings": {"INFY": 10, "IRCTC": 5}}
     setup = parse_account_file(yaml.safe_dump(account))
-    source = nse_price_source(NseClient(nse.url))
+    source = market_price_source(MarketData([NseClient(nse.url)]))
     with EmbeddedExchange(
         setup, tmp_path / "live.sqlite", clock=clock, monotonic=monotonic, price_source=source
     ) as paper:
@@ -69,6 +70,8 @@ def test_symbols_missing_from_the_file_are_fetched_when_asked_for(live_paper, ns
 
 def test_the_refresher_updates_known_symbols(live_paper, nse):
     nse.quotes["IRCTC"] = quote_payload("IRCTC", 740.0, 725.0, "652.50", "797.50")
-    refreshed = PriceRefresher(live_paper.exchange, nse_price_source(NseClient(nse.url)), interval=60).refresh()
+    refreshed = PriceRefresher(
+        live_paper.exchange, market_price_source(MarketData([NseClient(nse.url)])), interval=60
+    ).refresh()
     assert refreshed == 2  # IRCTC and SBIN; INFY, TCS and IDEA are unknown to this fake NSE
     assert {h["tradingsymbol"]: h["last_price"] for h in live_paper.kite.holdings()}["IRCTC"] == 740.0

@@ -10,6 +10,7 @@ from niftybaskets.market import IST
 from niftybaskets.paper.account_file import parse_account_file
 from niftybaskets.paper.embedded import EmbeddedExchange
 from niftybaskets.paper.storage import Storage
+from niftybaskets.store import StoreError
 from tests.conftest import BASE_ACCOUNT, buy
 
 
@@ -59,7 +60,7 @@ def test_a_database_from_another_schema_version_is_refused(tmp_path):
     path = tmp_path / "future.sqlite"
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA user_version = 99")
-    with pytest.raises(RuntimeError, match="schema version 99"):
+    with pytest.raises(StoreError, match="schema version 99"):
         Storage(path)
 
 

@@ -4,9 +4,10 @@ import pytest
 
 from niftybaskets.kite.client import KiteClient
 from niftybaskets.kite.portfolio import Portfolio
+from niftybaskets.marketdata.chain import MarketData
+from niftybaskets.marketdata.nse import NseClient
 from niftybaskets.rebalance.account import PriceError, read_portfolio
 from niftybaskets.rebalance.execute import OrderRecord, Rebalancer
-from niftybaskets.research.nse import NseClient
 from niftybaskets.webserver import BackgroundServer
 from tests.fakes.nse import FakeNse, quote_payload
 
@@ -16,7 +17,7 @@ def nse():
     fake = FakeNse()
     fake.quotes["SBIN"] = quote_payload("SBIN", 812.5, 800.0, "720.00", "880.00")
     with BackgroundServer(fake.app) as server:
-        yield NseClient(server.url)
+        yield MarketData([NseClient(server.url)])
 
 
 def test_held_stocks_carry_kites_price_and_the_rest_come_from_ltp(paper):

@@ -12,8 +12,9 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from niftybaskets.market import IST
+from niftybaskets.marketdata.chain import MarketData
+from niftybaskets.marketdata.nse import NseClient
 from niftybaskets.research.gemini import Gemini
-from niftybaskets.research.nse import NseClient
 from niftybaskets.store import Store
 from niftybaskets.webserver import BackgroundServer
 from tests.fakes.clock import FakeClock
@@ -93,7 +94,8 @@ def nse():
     fake = FakeNse()
     fake.indices[INDEX] = [index_row(symbol, price, INDUSTRIES[symbol]) for symbol, price in STOCKS.items()]
     with BackgroundServer(fake.app) as server:
-        fake.client = NseClient(server.url)
+        fake.url = server.url
+        fake.client = MarketData([NseClient(server.url)])
         yield fake
 
 

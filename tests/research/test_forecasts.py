@@ -2,8 +2,8 @@
 
 import json
 
+from niftybaskets.marketdata.nse import constituent
 from niftybaskets.research.forecasts import Forecaster
-from niftybaskets.research.nse import constituent
 from niftybaskets.research.sources import SourceResolver
 from tests.fakes.gemini import answer
 from tests.fakes.nse import index_row
@@ -106,7 +106,7 @@ def test_not_a_number_answers_fail_the_stock_cleanly(gemini, gemini_server, cloc
 
 def test_a_stock_without_a_price_is_not_sent_to_gemini(gemini, gemini_server, clock):
     outcome = forecaster(gemini, clock).forecast("NIFTY TEST 5", {**STOCK, "last_price": 0.0})
-    assert "no last price" in outcome.error and gemini_server.calls == []
+    assert "no source gives a last price" in outcome.error and gemini_server.calls == []
 
 
 def test_only_https_pages_are_kept_by_default(web):

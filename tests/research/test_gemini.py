@@ -20,7 +20,8 @@ def test_calls_are_spread_evenly_over_the_keys(gemini, gemini_server):
     replies = [ask(gemini) for _ in range(6)]
     assert [reply.key_index for reply in replies] == [0, 1, 0, 1, 0, 1]
     assert gemini_server.calls_per_key() == {"key-one": 3, "key-two": 3}
-    assert replies[0].sources and replies[0].input_tokens == 120 and replies[0].output_tokens == 80
+    # Grounded: the prompt (120) and the search results read (toolUsePromptTokenCount, 40) are input.
+    assert replies[0].sources and replies[0].input_tokens == 160 and replies[0].output_tokens == 80
 
 
 def test_a_429_rests_the_key_and_the_other_key_serves_the_retry(gemini, gemini_server, pauses):

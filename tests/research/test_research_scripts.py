@@ -6,7 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from niftybaskets.marketdata.nse import INDEX_CONSTITUENTS
 from niftybaskets.rebalance.basket import load_basket
+from niftybaskets.webserver import BackgroundServer
+from tests.fakes.niftyindices import FakeNiftyIndices, constituent_csv
+from tests.fakes.nse import RECORDED, quote_payload
+from tests.research.conftest import INDEX, INDUSTRIES, STOCKS
 from tests.research.test_portfolio import basket_answer
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -32,7 +37,7 @@ def test_analyze_then_generate(tmp_path, nse, gemini_server):
         **{k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "NSE_", "DATA_", "DOCS_"))},
         "GEMINI_API_KEYS": "key-one,key-two,key-three",
         "GEMINI_BASE_URL": gemini_server.url,
-        "NSE_BASE_URL": nse.client.base_url,
+        "NSE_BASE_URL": nse.url,
         "DATA_DIR": str(tmp_path / "data"),
         "DOCS_DIR": str(tmp_path / "docs"),
     }
@@ -61,3 +66,29 @@ def test_generate_without_forecasts_says_to_analyze_first(tmp_path):
     env = {**os.environ, "GEMINI_API_KEYS": "k", "DATA_DIR": str(tmp_path / "data"), "DOCS_DIR": str(tmp_path / "docs")}
     result = run("generate_portfolio.py", "-i", "NIFTY TEST 5", env=env, cwd=tmp_path)
     assert result.returncode == 1 and "analyze_stocks.py" in result.stderr
+
+
+def test_when_nse_lists_no_stocks_the_index_comes_from_nse_indices_priced_by_quotes(tmp_path, nse, gemini_server):
+    nse.recordings[INDEX_CONSTITUENTS[0]] = (
+        200,
+        (RECORDED / "equity_stock_indices_nifty50_2026-05-27_index_row_only.json").read_text(),
+        "application/json",
+    )
+    indices = FakeNiftyIndices()
+    indices.publish(INDEX, constituent_csv([(f"{s} Ltd.", INDUSTRIES[s], s) for s in STOCKS]))
+    for symbol, price in STOCKS.items():
+        nse.quotes[symbol] = quote_payload(symbol, price, price, str(price * 0.8), str(price * 1.2))
+    with BackgroundServer(indices.app) as indices_server:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "NSE_", "DATA_", "DOCS_"))},
+            "GEMINI_API_KEYS": "key-one",
+            "GEMINI_BASE_URL": gemini_server.url,
+            "NSE_BASE_URL": nse.url,
+            "NIFTY_INDICES_BASE_URL": f"{indices_server.url}/IndexConstituent",
+            "DATA_DIR": str(tmp_path / "data"),
+        }
+        analyzed = run("analyze_stocks.py", "-i", INDEX, env=env, cwd=tmp_path)
+    assert analyzed.returncode == 0, analyzed.stderr
+    assert "NSE listed no priced stocks for the index" in analyzed.stdout
+    assert f"{INDEX}: the list of stocks from niftyindices." in analyzed.stdout
+    assert "Done: 5 researched" in analyzed.stdout

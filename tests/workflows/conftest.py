@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from niftybaskets.doctor import PING as DOCTOR_PING
 from niftybaskets.webserver import BackgroundServer
+from tests.fakes.gemini import answer
 from tests.fakes.github import FakeGitHub
 from tests.fakes.nse import quote_payload
 from tests.research.conftest import INDEX, STOCKS, gemini_server, nse, web  # noqa: F401 - fixtures
@@ -72,10 +74,15 @@ def research_world(nse, gemini_server):  # noqa: F811 - the imported fixtures
     """NSE knows the index and quotes its stocks; Gemini forecasts each and picks two for the basket."""
     for symbol, price in STOCKS.items():
         nse.quotes[symbol] = quote_payload(symbol, price, price, str(round(price * 0.8, 2)), str(round(price * 1.2, 2)))
+    nse.quotes["RELIANCE"] = quote_payload("RELIANCE", 1300.0, 1290.0, "1161.00", "1419.00")  # doctor.py's quote
     forecast = gemini_server.respond
-    gemini_server.respond = lambda call: (
-        basket_answer(call, k=2) if call.prompt.startswith("Index:") else forecast(call)
-    )
+
+    def respond(call):
+        if call.prompt == DOCTOR_PING:  # doctor.py asks each key for a word
+            return answer("OK")
+        return basket_answer(call, k=2) if call.prompt.startswith("Index:") else forecast(call)
+
+    gemini_server.respond = respond
     return nse, gemini_server, INDEX
 
 

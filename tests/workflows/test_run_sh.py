@@ -56,7 +56,7 @@ def test_run_sh_researches_publishes_pushes_and_rebalances_logging_each_step(scr
         LIVE_REBALANCE="0",
         GEMINI_API_KEYS="key-one,key-two",
         GEMINI_BASE_URL=gemini.url,
-        NSE_BASE_URL=nse.client.base_url,
+        NSE_BASE_URL=nse.url,
         KITE_API_KEY="paperkey",
         KITE_API_ROOT=kite.url,
         KITE_ACCESS_TOKEN=kite.kite.access_token,

@@ -65,7 +65,7 @@ def test_research_publishes_the_basket_deploys_the_site_and_a_paper_rebalance_tr
     git(other, "commit", "-q", "-m", "A note pushed meanwhile")
     git(other, "push", "-q")
 
-    environment = host(tmp_path, NSE_BASE_URL=nse.client.base_url, GEMINI_BASE_URL=gemini.url)
+    environment = host(tmp_path, NSE_BASE_URL=nse.url, GEMINI_BASE_URL=gemini.url)
     inputs = {"index": index, "top_n": "4", "basket_k": "2", "passes": "2"}
     research = Runner(
         scratch.checkout,
@@ -74,6 +74,8 @@ def test_research_publishes_the_basket_deploys_the_site_and_a_paper_rebalance_tr
     )
     job = research.run_job(scratch.checkout / WORKFLOWS / "research.yml", "research")
     assert job.ok, job.log
+    doctor = job.step("Check the set-up").output  # NSE Indices and Yahoo unreachable: NSE and Gemini suffice
+    assert "✓ NSE index list" in doctor and "✗ Yahoo quote" in doctor and "✓ Gemini key #2" in doctor
 
     basket = job.outputs["basket"]
     stem = Path(basket).stem
@@ -118,6 +120,7 @@ def test_research_publishes_the_basket_deploys_the_site_and_a_paper_rebalance_tr
     job = run_rebalance(rebalance, scratch.checkout)
     assert job.ok, job.log
     assert "no Kite token is needed" in job.step("Bring this morning's Kite token").output
+    assert "– Kite login" in job.step("Check the set-up").output  # paper: reported, never in the way
     report = json.loads(job.artifacts["rebalance-report"]["rebalance-report.json"])
     assert report["basket"] == basket and report["user_id"] == "ZP0001"
     bought = {stock["symbol"]: stock["held_after"] for stock in report["stocks"]}
@@ -189,6 +192,7 @@ def test_the_morning_token_travels_encrypted_to_the_rebalance_job(scratch, githu
     others = job.log.replace(token_step.output, "")
     assert access_token not in others and access_token not in job.summary
     assert "(dry-run) for ZP0001" in job.summary
+    assert "✓ Kite login" in job.step("Check the set-up").output
     report = json.loads(job.artifacts["rebalance-report"]["rebalance-report.json"])
     assert report["mode"] == "dry-run" and {"ALPHA", "BETA"} <= {stock["symbol"] for stock in report["stocks"]}
     assert access_token not in json.dumps(report)
