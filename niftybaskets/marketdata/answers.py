@@ -98,7 +98,11 @@ class WebSource:
             raise SourceDown(f"{self.title} could not be reached ({type(error).__name__}: {error})") from None
 
     def unexpected(self, response: requests.Response, why: str) -> UnexpectedAnswer:
-        return unexpected(self.unexpected_dir, self.name, response, why)
+        """The error for an answer not understood, naming the file the raw answer was kept in."""
+        path = save_unexpected(self.unexpected_dir, self.name, response, why)
+        kept = f"; the answer is saved in {path}: attach it to a bug report" if path else ""
+        route = urlsplit(response.url).path
+        return UnexpectedAnswer(f"{self.title} answered {route} in a shape we do not know ({why}){kept}")
 
 
 def redacted_url(url: str) -> str:
@@ -131,13 +135,6 @@ def save_unexpected(directory: Path | None, source: str, response: requests.Resp
     except OSError:
         return None  # keeping the evidence must never hide the error itself
     return path
-
-
-def unexpected(directory: Path | None, source: str, response: requests.Response, why: str) -> UnexpectedAnswer:
-    """The error for an answer not understood, naming the file the raw answer was kept in."""
-    path = save_unexpected(directory, source, response, why)
-    kept = f"; the answer is saved in {path}: attach it to a bug report" if path else ""
-    return UnexpectedAnswer(f"{source} answered {urlsplit(response.url).path} in a shape we do not know ({why}){kept}")
 
 
 def number(value: object) -> float | None:
