@@ -1,7 +1,7 @@
 """The paper exchange answers in the shapes of Zerodha's own published mock responses.
 
-The mocks live in ../shared/kite-mocks (zerodha/kiteconnect-mocks); where that folder is absent,
-as on a user's clone, these tests skip.
+The mocks are zerodha/kiteconnect-mocks' payloads, kept in tests/fixtures/recorded/kite (provenance
+there), so these tests run on every clone.
 """
 
 import csv
@@ -15,8 +15,7 @@ import requests
 
 from tests.conftest import buy, request_token
 
-MOCKS = Path(__file__).resolve().parents[3] / "shared" / "kite-mocks"
-pytestmark = pytest.mark.skipif(not MOCKS.is_dir(), reason="../shared/kite-mocks is not here")
+MOCKS = Path(__file__).resolve().parents[1] / "fixtures" / "recorded" / "kite"
 
 
 def mock(name: str) -> object:
