@@ -21,6 +21,8 @@ DEFAULT_REDIRECT_URL = "http://127.0.0.1:8080/callback"
 DEFAULT_NSE_BASE_URL = "https://www.nseindia.com"
 DEFAULT_NIFTY_INDICES_BASE_URL = "https://niftyindices.com/IndexConstituent"
 DEFAULT_YAHOO_BASE_URL = "https://query1.finance.yahoo.com"
+# The shape of a Gemini API key: scrubbed from any text shown, should an error quote one.
+GEMINI_KEY_PATTERN = re.compile(r"AIza[0-9A-Za-z_\-]{20,}")
 DEFAULT_MARKET_DATA_SOURCES = ["nse", "niftyindices", "yahoo"]
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
 # The base URLs a user may point elsewhere (a paper exchange, a fake, GitHub Enterprise): each must be an

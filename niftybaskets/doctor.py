@@ -25,7 +25,6 @@ What "the main job can run" means (`Report.verdict`), among the checks selected:
 from __future__ import annotations
 
 import concurrent.futures
-import re
 import sys
 import threading
 import time
@@ -40,7 +39,7 @@ from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kite_errors
 from pydantic import SecretStr
 
-from niftybaskets.config import HOW_TO_SET, ConfigError, Settings
+from niftybaskets.config import GEMINI_KEY_PATTERN, HOW_TO_SET, ConfigError, Settings
 from niftybaskets.encryption import fernet_from_key
 from niftybaskets.market import IST
 from niftybaskets.marketdata.answers import MarketDataError, NotFound, UnexpectedAnswer
@@ -57,8 +56,6 @@ MIN_PYTHON = (3, 11)
 REQUIREMENTS = Path(__file__).resolve().parents[1] / "requirements.txt"
 HISTORY_DAYS = 10
 PING = "Reply with the single word OK."
-KEY_PATTERN = re.compile(r"AIza[0-9A-Za-z_\-]{20,}")
-GEMINI_KEY_REFUSED = ("api_key_invalid", "api key not valid", "api key expired", "has been suspended")
 LOGIN_STEP = "log in this morning: python3 scripts/kite_login.py (for the workflows: kite_login.py --push)"
 
 
@@ -122,7 +119,7 @@ class Redactor:
             secrets = sorted((s for s in self.secrets if len(s) >= 4), key=len, reverse=True)
         for secret in secrets:
             text = text.replace(secret, "[secret]")
-        return KEY_PATTERN.sub("[a key]", text)
+        return GEMINI_KEY_PATTERN.sub("[a key]", text)
 
 
 @dataclass(frozen=True)
@@ -524,6 +521,8 @@ def gemini_models(settings: Settings) -> list[str]:
 def gemini_failure(error: Exception, number: int, model: str) -> tuple[str, str]:
     from google.genai import errors as genai_errors
 
+    from niftybaskets.research.gemini import KEY_REFUSED
+
     if not isinstance(error, genai_errors.APIError):
         return (
             f"Gemini could not be reached ({type(error).__name__}: {error})",
@@ -531,7 +530,7 @@ def gemini_failure(error: Exception, number: int, model: str) -> tuple[str, str]
         )
     message = f"{error.code} {error.status}: {error.message}"
     replace_key = f"replace key #{number} in GEMINI_API_KEYS with a working key from aistudio.google.com/apikey"
-    if error.code in (401, 403) or any(sign in message.lower() for sign in GEMINI_KEY_REFUSED):
+    if error.code in (401, 403) or any(sign in message.lower() for sign in KEY_REFUSED):
         return f"Gemini refuses key #{number} ({message})", replace_key
     if error.code == 404:
         return (

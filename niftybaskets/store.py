@@ -278,8 +278,9 @@ MIGRATIONS = [
         fetched_at TEXT NOT NULL
     );
     """,
-    # Which app (API key) a token was issued for, as a SHA-256 digest: a token only works with that key,
-    # so a KITE_API_KEY typo must not pass for an expired login. '' = stored before this was recorded.
+    # Which app (API key, and the Kite or paper exchange it is for) a token was issued for, as a SHA-256
+    # digest: a token only works there, so a KITE_API_KEY typo must not pass for an expired login.
+    # '' = stored before this was recorded.
     """
     ALTER TABLE kite_tokens ADD COLUMN api_key_digest TEXT NOT NULL DEFAULT '';
     """,
@@ -292,7 +293,7 @@ class StoredToken:
     user_name: str
     encrypted_token: str
     issued_at: str  # ISO 8601, with its offset
-    api_key_digest: str = ""  # sha256 of the API key it was issued for; "" when not known
+    api_key_digest: str = ""  # sessions.api_key_digest of the key and API root it was issued for; "" unknown
 
 
 class Store:

@@ -25,6 +25,8 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
+from niftybaskets.config import GEMINI_KEY_PATTERN
+
 log = logging.getLogger(__name__)
 
 SERVER_TROUBLE = (500, 502, 503, 504)
@@ -43,7 +45,6 @@ except ImportError:
     TRANSPORT_TROUBLE = (httpx2.TransportError, ValueError)
 # What Gemini answers for a revoked, suspended or mistyped key: that key is benched for the run.
 KEY_REFUSED = ("api_key_invalid", "api key not valid", "api key expired", "has been suspended", "permission_denied")
-KEY_PATTERN = re.compile(r"AIza[0-9A-Za-z_\-]{20,}")
 # Network failures of the same kind in a row, with no call of the run answered, before Gemini is
 # taken as unreachable: with one worker, after about 15 s of retries (1 + 2 + 4 + 8 s). With several
 # workers the failures come at once, so the first must also be this many seconds old: a blip of the
@@ -216,7 +217,7 @@ class Gemini:
         """Gemini's error texts can quote a key: name it by its number instead."""
         for number, key in enumerate(self._keys, start=1):
             text = text.replace(key, f"key #{number}")
-        return KEY_PATTERN.sub("[a key]", text)
+        return GEMINI_KEY_PATTERN.sub("[a key]", text)
 
     def keys_refused(self) -> GeminiKeysRefused:
         """The error for every key refused, each key named by its number with Gemini's reason."""
