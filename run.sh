@@ -35,7 +35,7 @@ export PASSES=${PASSES:-2} WORKERS=${WORKERS:-10} TOP_N=${FILTER_TOP_N:-20} BASK
 export MODE=$mode QUIET=${QUIET_REBALANCE:-$quiet_default} BASKET=""
 export TARGET_DEFICIT=${TARGET_DEFICIT:-} MIN_ORDER_VALUE=${MIN_ORDER_VALUE:-}
 
-for step in research portfolio score publish rebalance; do
+for step in research portfolio score publish notify-published rebalance; do
   echo "== $step =="
   scripts/run_step.sh "$step"
 done

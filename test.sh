@@ -16,3 +16,4 @@ fi
 .venv/bin/python bench/paper_exchange_bench.py --quick
 .venv/bin/python bench/rebalance_bench.py --quick
 .venv/bin/python bench/research_bench.py --quick
+.venv/bin/python bench/cost_bench.py --quick

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import yaml
 
+from niftybaskets.baskets import Basket, load_basket
 from niftybaskets.kite.client import KiteClient
 from niftybaskets.kite.portfolio import Portfolio
 from niftybaskets.market import IST, NseCalendar
@@ -34,8 +35,7 @@ from niftybaskets.paper.account_file import parse_account_file
 from niftybaskets.paper.embedded import EmbeddedExchange
 from niftybaskets.ratelimit import RateLimiter
 from niftybaskets.rebalance.account import read_portfolio
-from niftybaskets.rebalance.basket import Basket, load_basket
-from niftybaskets.rebalance.execute import OrderRecord, Rebalancer, RunOptions
+from niftybaskets.rebalance.execute import OrderRecord, Rebalancer, RunMode, RunOptions
 from niftybaskets.rebalance.plan import plan_rebalance, total_deficit
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -150,7 +150,7 @@ def ours(paper: EmbeddedExchange, case: Case, user_id: str) -> tuple[float, int,
     result = Rebalancer(
         lambda: client,
         case.basket,
-        RunOptions(live=True, wait=False, cash_buffer=0.0),
+        RunOptions(mode=RunMode.PAPER, wait=False, cash_buffer=0.0),
         user_id=user_id,
         clock=paused.clock,
         sleep=paused.sleep,
@@ -232,7 +232,7 @@ def orders_per_second(prices: dict[str, float], db: Path, orders: int) -> tuple[
         result = Rebalancer(
             lambda: client,
             load_basket(path),
-            RunOptions(live=True, wait=False, cash_buffer=0.0, max_passes=1),
+            RunOptions(mode=RunMode.PAPER, wait=False, cash_buffer=0.0, max_passes=1),
             user_id="ZP0001",
             clock=lambda: MONDAY,
             sleep=time.sleep,

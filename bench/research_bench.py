@@ -25,7 +25,7 @@ from niftybaskets.research.analyze import AnalyzeOptions, analyze
 from niftybaskets.research.forecasts import Forecaster
 from niftybaskets.research.gemini import Gemini
 from niftybaskets.research.sources import SourceResolver
-from niftybaskets.store import Store
+from niftybaskets.store import ResearchStore
 from niftybaskets.webserver import BackgroundServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -69,13 +69,13 @@ def main() -> int:
         BackgroundServer(gemini_fake.app) as gemini_server,
         TemporaryDirectory() as folder,
     ):
-        store = Store(Path(folder) / "bench.sqlite")
+        store = ResearchStore(Path(folder) / "bench.sqlite")
         gemini = Gemini(keys, gemini_server.url)
         forecaster = Forecaster(gemini, SourceResolver(), "bench")
         options = AnalyzeOptions(index=index, workers=args.workers)
         started = time.perf_counter()
         summary = analyze(
-            store, MarketData([NseClient(nse_server.url)]), gemini, forecaster, options, Console(quiet=True)
+            store, MarketData([NseClient(nse_server.url)]), gemini, forecaster, options, Console(quiet=True).print
         )
         elapsed = time.perf_counter() - started
         store.close()

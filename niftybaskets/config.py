@@ -15,6 +15,9 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from niftybaskets.errors import InputError
+
+DEFAULT_INDEX = "NIFTY SMALLCAP 250"  # what the research and its workflow trade when no index is named
 DEFAULT_KITE_API_ROOT = "https://api.kite.trade"
 KITE_LOGIN_PAGE = "https://kite.zerodha.com/connect/login"
 DEFAULT_REDIRECT_URL = "http://127.0.0.1:8080/callback"
@@ -25,6 +28,10 @@ DEFAULT_YAHOO_BASE_URL = "https://query1.finance.yahoo.com"
 GEMINI_KEY_PATTERN = re.compile(r"AIza[0-9A-Za-z_\-]{20,}")
 DEFAULT_MARKET_DATA_SOURCES = ["nse", "niftyindices", "yahoo"]
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
+NOTIFY_LEVELS = ("all", "problems")  # everything; or only failures, refusals, money left unspent and reminders
+# Where one apprise URL ends in NOTIFY_URLS: at blanks, or at a comma or semicolon before the next
+# `scheme://` (a comma inside a URL, as in `?to=a@x.com,b@x.com`, stays in it), as apprise splits them.
+NOTIFY_URL_BREAK = re.compile(r"\s+|[,;]+\s*(?=[A-Za-z0-9]{1,32}://)")
 # The base URLs a user may point elsewhere (a paper exchange, a fake, GitHub Enterprise): each must be an
 # http(s) URL with a host. Empty means the default; for these two, the service's own choice.
 URL_SETTINGS = {
@@ -78,6 +85,9 @@ class Settings(BaseSettings):
     gh_token: SecretStr = SecretStr("")
     github_repository: str = ""
     github_api_url: str = DEFAULT_GITHUB_API_URL
+    # Notifications (niftybaskets.notify): apprise URLs, each a secret (a bot token, a mail password).
+    notify_urls: Annotated[list[SecretStr], NoDecode] = []
+    notify_level: str = "all"
 
     @field_validator(*URL_SETTINGS, mode="before")
     @classmethod
@@ -113,6 +123,32 @@ class Settings(BaseSettings):
         keys = [key.get_secret_value() for key in self.gemini_api_keys]
         single = self.gemini_api_key.get_secret_value()
         return keys or ([single] if single else [])
+
+    @field_validator("notify_urls", mode="before")
+    @classmethod
+    def _split_notify_urls(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        urls = [part.strip(",; ") for part in NOTIFY_URL_BREAK.split(value.strip())]
+        urls = [url for url in urls if url]
+        for number, url in enumerate(urls, start=1):
+            # The URL itself holds the secret: the message names it by its place only.
+            if not re.match(r"[A-Za-z0-9]{1,32}://.", url):
+                raise ValueError(f"URL #{number} is not an apprise URL (SCHEME://..., e.g. tgram://BOT_TOKEN/CHAT_ID)")
+        return urls
+
+    @field_validator("notify_level", mode="before")
+    @classmethod
+    def _notify_level(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        level = value.strip().lower() or "all"
+        if level not in NOTIFY_LEVELS:
+            raise ValueError(
+                f"must be all (every result) or problems (failures, refusals, money left unspent and reminders), "
+                f"not {value[:20]!a}"
+            )
+        return level
 
     @field_validator("market_data_sources", mode="before")
     @classmethod
@@ -162,7 +198,7 @@ class Settings(BaseSettings):
             raise ConfigError("; ".join(missing))
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError, ValueError):
     """A setting cannot be used; the message names it and the expected form."""
 
 

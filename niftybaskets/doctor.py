@@ -24,7 +24,6 @@ What "the main job can run" means (`Report.verdict`), among the checks selected:
 
 from __future__ import annotations
 
-import concurrent.futures
 import sys
 import threading
 import time
@@ -77,7 +76,6 @@ class Report:
     results: list[CheckResult]
     verdict: str  # ok, failed or misconfigured
     reasons: list[str]  # why the verdict is not ok, one sentence each
-    unfinished: bool = False  # a check overran its timeout; its thread may still be waiting
 
 
 @dataclass
@@ -382,7 +380,8 @@ KITE_LINES = [
 
 def check_kite(settings: Settings, options: Options, redact: Redactor) -> list[CheckResult]:
     from niftybaskets.kite.sessions import Sessions  # the SDK's import is slow: only when asked
-    from niftybaskets.store import Store, StoreError
+    from niftybaskets.sqlite import StoreError
+    from niftybaskets.store import TokenStore
 
     login, ltp, historical = KITE_LINES
     api_key, key = settings.kite_api_key, settings.encryption_key.get_secret_value()
@@ -410,7 +409,7 @@ def check_kite(settings: Settings, options: Options, redact: Redactor) -> list[C
     except ConfigError as error:
         return [result(login, "kite", FAIL, str(error), str(error), misconfigured=True), *rest("no Kite login")]
     try:
-        store = Store(settings.store_path)
+        store = TokenStore(settings.store_path)
     except StoreError as error:  # a bad DATA_DIR or a damaged store
         return [result(login, "kite", FAIL, str(error), str(error), misconfigured=True), *rest("no Kite login")]
     notes: list[str] = []
@@ -690,30 +689,34 @@ def run_checks(settings: Settings, options: Options) -> Report:
     """Every selected check, in parallel, each within options.timeout seconds."""
     redact = Redactor(settings)
     units, results = units_for(settings, options, redact)
-    by_unit: dict[int, list[CheckResult]] = {}
-    unfinished = False
-    if units:
-        executor = concurrent.futures.ThreadPoolExecutor(max_workers=len(units), thread_name_prefix="doctor")
-        futures = {executor.submit(guarded, unit): number for number, unit in enumerate(units)}
-        done, _ = concurrent.futures.wait(futures, timeout=options.timeout)
-        for future, number in futures.items():
-            if future in done:
-                by_unit[number] = future.result()
-                continue
-            unfinished = True
-            unit = units[number]
-            by_unit[number] = [
+    finished: dict[int, list[CheckResult]] = {}
+
+    def run_unit(number: int) -> None:
+        finished[number] = guarded(units[number])
+
+    # Daemon threads: a check still waiting past its timeout must not keep the program from ending.
+    threads = [
+        threading.Thread(target=run_unit, args=(number,), name=f"doctor-{unit.group}", daemon=True)
+        for number, unit in enumerate(units)
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + options.timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    for number, unit in enumerate(units):
+        reported = finished.get(number)
+        if reported is None:
+            reported = [
                 result(line, unit.group, FAIL, f"no answer within {options.timeout:g} s", unit.on_timeout)
                 for line in unit.lines
             ]
-        executor.shutdown(wait=False, cancel_futures=True)
-    for number in range(len(units)):
-        results += [each for each in by_unit[number] if selected(each.id, each.group, options)]
+        results += [each for each in reported if selected(each.id, each.group, options)]
     order = {group: position for position, group in enumerate(GROUPS)}
     results = sorted(results, key=lambda each: order[each.group])  # stable: lines keep their order
     results = [replace(each, detail=redact(each.detail), next_step=redact(each.next_step)) for each in results]
     verdict, reasons = assess(results, settings)
-    return Report(results, verdict, [redact(reason) for reason in reasons], unfinished)
+    return Report(results, verdict, [redact(reason) for reason in reasons])
 
 
 def need_state(results: Iterable[CheckResult], need: str) -> str | None:

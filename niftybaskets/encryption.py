@@ -17,12 +17,13 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 
 from niftybaskets.config import HOW_TO_SET, ConfigError
+from niftybaskets.errors import InputError
 
 ARTIFACT_FORMAT = "niftybaskets-kite-token/1"
 ARTIFACT_MAX_BYTES = 16_384
 
 
-class ArtifactError(ValueError):
+class ArtifactError(InputError, ValueError):
     """The token file cannot be used; the message says why and what to do."""
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import requests
 
 from niftybaskets.config import ConfigError, Settings
+from niftybaskets.errors import NiftyError
 
 # The token hand-over: kite_login.py --push runs this workflow, which keeps the file as this artifact.
 TOKEN_WORKFLOW = "kite-token.yml"  # noqa: S105 - names, not secrets
@@ -22,7 +23,7 @@ PRICE_CACHE_ARTIFACT = "price-cache"
 REMOTE = re.compile(r"github\.com[:/](?P<repository>[\w.-]+/[\w.-]+?)(?:\.git)?/?$")
 
 
-class GitHubError(RuntimeError):
+class GitHubError(NiftyError):
     """GitHub refused or failed; the message says what to check."""
 
 

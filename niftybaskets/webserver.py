@@ -9,8 +9,10 @@ import time
 
 import uvicorn
 
+from niftybaskets.errors import InputError
 
-class PortInUseError(OSError):
+
+class PortInUseError(InputError, OSError):
     """The address is taken; the message names it and what to do."""
 
 

@@ -76,6 +76,10 @@ EXERCISED = {
         "tests/test_doctor.py::test_no_source_of_index_lists_exits_1",
     ],
     "python3 scripts/doctor.py --json": ["tests/test_doctor.py::test_json_is_one_document_with_every_check"],
+    "python3 scripts/notify.py --test": [
+        "tests/notify/test_notify_script.py::test_test_reaches_every_channel_and_exits_0",
+        "tests/notify/test_notify_script.py::test_the_script_runs_as_a_program",
+    ],
     "python3 scripts/kite_login.py --export kite-token.json": [
         "tests/kite/test_kite_login_script.py::test_export_logs_in_first_when_nobody_is",
         "tests/workflows/test_workflow_steps.py::test_a_token_file_on_the_runner_host_is_used_without_github",

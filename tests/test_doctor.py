@@ -1,9 +1,8 @@
-"""scripts/doctor.py against fakes of every outside service: each line passes and fails, the exit
-codes 0/1/2, --json, --only, the timeout, and never a secret in the output."""
+"""scripts/doctor.py against fakes of every outside service, in-process through main([...]) and once as
+a program: each line passes and fails, the exit codes 0/1/2, every option, and never a secret in the output."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -13,11 +12,12 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from niftybaskets.cli.doctor import main
 from niftybaskets.config import Settings
 from niftybaskets.doctor import Options, check_python, run_checks
 from niftybaskets.encryption import fernet_from_key
 from niftybaskets.kite.sessions import KiteSession, Sessions
-from niftybaskets.store import Store
+from niftybaskets.store import TokenStore
 from niftybaskets.webserver import BackgroundServer
 from tests.conftest import BASE_ACCOUNT
 from tests.fakes.gemini import FakeGemini, answer, error
@@ -55,10 +55,6 @@ SETTINGS_NAMES = [
     "INDEX",
     "NSE_EXTRA_HOLIDAYS",
 ]
-
-spec = importlib.util.spec_from_file_location("doctor_script", SCRIPT)
-doctor_script = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(doctor_script)
 
 
 @dataclass
@@ -120,7 +116,7 @@ def make_world(tmp_path, make_paper, monkeypatch):
             "GITHUB_REPOSITORY": github.repository,
             "GITHUB_API_URL": github.url,
         }
-        store = Store(tmp_path / "data" / "niftybaskets.sqlite")
+        store = TokenStore(tmp_path / "data" / "niftybaskets.sqlite")
         settings = Settings(_env_file=None, kite_api_key="paperkey", kite_api_root=paper.url)
         session = KiteSession("ZP0001", "Paper Trader", paper.kite.access_token, "2026-11-23T09:00:00+05:30")
         Sessions(settings, store, fernet_from_key(ENCRYPTION_KEY), say=lambda _: None).save(session)
@@ -143,7 +139,7 @@ def world(make_world) -> World:
 
 
 def doctor(capsys, world: World, *args: str) -> tuple[int, str, str]:
-    code = doctor_script.main(["--timeout", "10", *args])
+    code = main(["--timeout", "10", *args])
     out, err = capsys.readouterr()
     for secret in world.secrets():
         assert secret not in out and secret not in err, "a secret reached the output"
@@ -279,7 +275,7 @@ def test_a_kite_plan_without_market_or_historical_data_is_shown_but_not_fatal(ca
 
 
 def test_no_stored_kite_login_exits_1_with_the_login_command(capsys, world, tmp_path):
-    store = Store(tmp_path / "data" / "niftybaskets.sqlite")
+    store = TokenStore(tmp_path / "data" / "niftybaskets.sqlite")
     store.delete_token("ZP0001")
     store.close()
     code, out, _ = doctor(capsys, world, "--only", "kite,nse.quote")
@@ -357,7 +353,7 @@ def test_every_gemini_key_failing_exits_1_with_each_reason(capsys, world):
 
 def test_a_check_slower_than_the_timeout_fails_with_its_next_step(capsys, world):
     world.gemini.latency = 3.0
-    code = doctor_script.main(["--timeout", "1", "--only", "gemini,nse.quote"])
+    code = main(["--timeout", "1", "--only", "gemini,nse.quote"])
     out, _ = capsys.readouterr()
     assert code == 1, out
     assert "no answer within 1 s" in line(out, "Gemini key #1") and "→ Gemini is slow" in line(out, "Gemini key #1")
@@ -402,10 +398,51 @@ def test_a_bad_setting_exits_2_with_the_message(capsys, world, monkeypatch):
     assert code == 2 and "NSE_EXTRA_HOLIDAYS" in err and out == ""
 
 
-def test_an_unknown_check_is_a_usage_error(capsys, world):
-    with pytest.raises(SystemExit) as stopped:
-        doctor_script.main(["--only", "nse,bloomberg"])
-    assert stopped.value.code == 2 and "unknown check bloomberg" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--only", "nse,bloomberg"], "unknown check bloomberg"),
+        (["--symbol", "RELIANCE;rm"], "is not an NSE symbol"),
+        (["--timeout", "0"], "'0' is not a number of seconds above 0 and at most 600"),
+        (["--timeout", "601"], "'601' is not a number of seconds"),
+    ],
+)
+def test_a_bad_option_is_a_usage_error(capsys, world, args, message):
+    assert main(args) == 2
+    out, err = capsys.readouterr()
+    assert message in err and out == ""
+    assert world.nse.api_calls == [] and world.gemini.calls == []  # nothing was checked
+
+
+def test_index_and_symbol_choose_what_is_asked(capsys, world, monkeypatch):
+    world.nse.indices["NIFTY NEXT 50"] = [index_row("TCS", 3500.0)]
+    code, out, _ = doctor(capsys, world, "--only", "nse.index,nse.quote", "--index", "NIFTY NEXT 50", "--symbol", "tcs")
+    assert code == 0, out
+    assert "Checking the set-up (index NIFTY NEXT 50, stock TCS):" in out
+    assert "NIFTY NEXT 50: 1 stock" in line(out, "NSE index list") and "TCS ₹3,500.00" in line(out, "NSE quote")
+    monkeypatch.setenv("INDEX", "NIFTY NEXT 50")  # what the workflows set
+    code, out, _ = doctor(capsys, world, "--only", "nse.index")
+    assert code == 0 and "NIFTY NEXT 50: 1 stock" in line(out, "NSE index list")
+
+
+def test_a_bad_setting_with_json_is_still_one_document_and_exit_zero_only_reports(capsys, world, monkeypatch):
+    monkeypatch.setenv("NSE_EXTRA_HOLIDAYS", "someday")
+    code, out, _ = doctor(capsys, world, "--json")
+    document = json.loads(out)
+    assert code == 2 and document["verdict"] == "misconfigured" and document["exit_code"] == 2
+    assert "NSE_EXTRA_HOLIDAYS" in document["reasons"][0] and document["checks"] == []
+    code, _, err = doctor(capsys, world, "--exit-zero")
+    assert code == 0 and "NSE_EXTRA_HOLIDAYS" in err
+
+
+def test_help_version_and_verbose(capsys, world):
+    code, out, _ = doctor(capsys, world, "--help")
+    assert code == 0 and "2  configuration is missing or wrong" in out
+    assert "GEMINI_API_KEYS" in out and "python3 scripts/doctor.py --only" in out and "130" in out
+    code, out, _ = doctor(capsys, world, "--version")
+    assert code == 0 and out.startswith("niftybaskets ")
+    code, out, _ = doctor(capsys, world, "-v", "--only", "nse.quote")
+    assert code == 0 and "✓ NSE quote" in out
 
 
 def test_the_library_returns_results_and_prints_nothing(capsys, world):
@@ -431,5 +468,3 @@ def test_the_script_runs_as_a_program(world, tmp_path):
     assert "✓ NSE index list" in done.stdout and "The main job can run (exit 0)" in done.stdout
     for secret in world.secrets():
         assert secret not in done.stdout + done.stderr
-    helped = subprocess.run([sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, timeout=60)
-    assert helped.returncode == 0 and "2  configuration is missing or wrong" in helped.stdout

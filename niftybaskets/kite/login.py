@@ -10,7 +10,7 @@ The first successful exchange wins. A browser may send the same callback several
 (a retry): the duplicates' exchanges fail (a request token is single-use), and they are answered
 with the winner's page. A refused or unreachable exchange ends nothing: the helper says what
 happened and keeps waiting for another login until its timeout. Only a setting to fix (a wrong
-API key or secret) or a fault of this machine ends it early.
+API key or secret, a ConfigError) or a fault of this machine (a LoginFailed) ends it early.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from kiteconnect import exceptions as kite_errors
 from requests import RequestException
 
 from niftybaskets.config import DEFAULT_REDIRECT_URL, ConfigError, Settings
+from niftybaskets.errors import NiftyError
 from niftybaskets.kite.sessions import KiteSession, Sessions
 from niftybaskets.webserver import BackgroundServer
 
@@ -50,11 +51,8 @@ class Callback:
         return f"http://{self.host}:{self.port}/login"
 
 
-@dataclass
-class LoginResult:
-    session: KiteSession | None = None
-    error: str | None = None
-    exit_code: int = 0
+class LoginFailed(NiftyError):
+    """No login completed: none came before the timeout, or this machine could not finish one."""
 
 
 def callback_address(redirect_url: str, port: int | None) -> Callback:
@@ -135,7 +133,7 @@ def create_callback_app(
     kite_login_url: str,
     state: str,
     exchange: Callable[[str], KiteSession],
-    finish: Callable[[LoginResult], None],
+    finish: Callable[[KiteSession | NiftyError], None],
     say: Callable[[str], None],
     failed: Callable[[str], None] = lambda reason: None,
 ) -> FastAPI:
@@ -177,10 +175,7 @@ def create_callback_app(
             # A wrong api_key or secret is a setting to fix, and no new login mends it.
             if "checksum" in str(error).lower() or "api_key" in str(error).lower():
                 finish(
-                    LoginResult(
-                        error=f"Kite refused the token exchange: {error} (check KITE_API_KEY and KITE_API_SECRET)",
-                        exit_code=2,
-                    )
+                    ConfigError(f"Kite refused the token exchange: {error} (check KITE_API_KEY and KITE_API_SECRET)")
                 )
                 return page("Login failed", f"Kite refused the token exchange: {error}", 502)
             # A stale, reused or made-up request token: the next login brings a fresh one.
@@ -190,10 +185,10 @@ def create_callback_app(
                 f"Could not reach Kite to finish the login ({type(error).__name__})", "Login not completed", 502
             )
         except Exception as error:  # a fault of this machine (the store?): end with a message, never hang
-            finish(LoginResult(error=f"The login failed: {type(error).__name__}: {error}", exit_code=1))
+            finish(LoginFailed(f"The login failed: {type(error).__name__}: {error}"))
             return page("Login failed", "The helper could not finish the login; see its console.", 500)
         if won:
-            finish(LoginResult(session=session))
+            finish(session)
         return logged_in_page(session)
 
     return app
@@ -207,18 +202,19 @@ def run_login(
     timeout: float,
     say: Callable[[str], None],
     show_link: Callable[[str], None],
-) -> LoginResult:
-    """Serve the callback until a login completes, fails for good, or `timeout` seconds pass."""
+) -> KiteSession:
+    """Serve the callback until a login completes (its session), fails for good (ConfigError for a setting
+    to fix, LoginFailed for this machine), or `timeout` seconds pass (LoginFailed)."""
     settings.require("kite_api_key", "kite_api_secret", "encryption_key")
     callback = callback_address(settings.kite_redirect_url, port)
     state = secrets.token_urlsafe(24)
     query = urlencode({"v": "3", "api_key": settings.kite_api_key, "redirect_params": urlencode({"state": state})})
     done = threading.Event()
-    results: list[LoginResult] = []
+    outcomes: list[KiteSession | NiftyError] = []
     failures: list[str] = []
 
-    def finish(result: LoginResult) -> None:
-        results.append(result)
+    def finish(outcome: KiteSession | NiftyError) -> None:
+        outcomes.append(outcome)
         done.set()
 
     app = create_callback_app(
@@ -231,6 +227,9 @@ def run_login(
             open_browser(callback.login_link)
         if not done.wait(timeout):
             last = f" The last attempt failed: {failures[-1]}." if failures else ""
-            return LoginResult(error=f"No login within {timeout:g} seconds; run the helper again.{last}", exit_code=1)
+            raise LoginFailed(f"No login within {timeout:g} seconds; run the helper again.{last}")
     # A login that succeeded wins over an error reported alongside it.
-    return next((result for result in results if result.session is not None), results[0])
+    outcome = next((each for each in outcomes if isinstance(each, KiteSession)), outcomes[0])
+    if isinstance(outcome, NiftyError):
+        raise outcome
+    return outcome

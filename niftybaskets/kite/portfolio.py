@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from niftybaskets.kite.wire import PRODUCT
+
 KITE_SOURCE = "kite"
 
 
@@ -60,7 +62,7 @@ def value_portfolio(holdings: list[Mapping], positions: Mapping, equity_margins:
         free = holding["quantity"] - holding.get("used_quantity", 0)
         settled[symbol] = settled.get(symbol, 0) + max(0, free)
     for position in positions.get("net", []):
-        if position["product"] != "CNC":
+        if position["product"] != PRODUCT:
             continue
         symbol = position["tradingsymbol"]
         quantities[symbol] = quantities.get(symbol, 0) + position["quantity"]

@@ -22,10 +22,12 @@ from kiteconnect import exceptions as kite_errors
 
 from niftybaskets.config import ConfigError, Settings
 from niftybaskets.encryption import decrypt, encrypt
+from niftybaskets.errors import InputError
 from niftybaskets.market import IST, Clock, system_clock
-from niftybaskets.store import Store, StoredToken
+from niftybaskets.store import StoredToken, TokenStore
 
 LOGIN_COMMAND = "python3 scripts/kite_login.py"
+LOGIN_AND_PUSH = f"{LOGIN_COMMAND} --push"  # the login that reaches the workflows
 TOKEN_EXPIRY = time(6, 0)  # IST: every access token issued before the latest 06:00 is dead
 
 
@@ -40,7 +42,7 @@ class KiteSession:
         return f"KiteSession(user_id={self.user_id!r}, user_name={self.user_name!r}, issued_at={self.issued_at!r})"
 
 
-class NoSessionError(RuntimeError):
+class NoSessionError(InputError):
     """No usable token; the message has the command that logs in."""
 
 
@@ -65,9 +67,9 @@ class Sessions:
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        store: TokenStore,
         fernet: Fernet,
-        say: Callable[[str], None] = print,
+        say: Callable[[str], None] = lambda message: None,
         clock: Clock = system_clock,
     ) -> None:
         self.settings = settings
@@ -178,7 +180,7 @@ class Sessions:
         )
 
     def choose(
-        self, user_id: str | None = None, quiet: bool = False, ask: Callable[[str], str] = input
+        self, user_id: str | None = None, quiet: bool = False, ask: Callable[[str], str] | None = None
     ) -> KiteSession | None:
         """The session to use: KITE_ACCESS_TOKEN if set, else a valid stored one, else None.
 
@@ -208,7 +210,9 @@ class Sessions:
             return sessions[0]
         return self._pick(sessions, ask)
 
-    def _pick(self, sessions: list[KiteSession], ask: Callable[[str], str]) -> KiteSession:
+    def _pick(self, sessions: list[KiteSession], ask: Callable[[str], str] | None) -> KiteSession:
+        if ask is None:
+            raise ConfigError("several Zerodha users are logged in: pass --user-id, or --quiet to take the first")
         self.say("Logged-in Zerodha users:")
         for number, session in enumerate(sessions, start=1):
             self.say(f"  {number}. {session.user_id}  {session.user_name}  (token issued {session.issued_at})")
@@ -222,7 +226,7 @@ class Sessions:
             self.say(f"Type a number from 1 to {len(sessions)}.")
 
     def require(
-        self, user_id: str | None = None, quiet: bool = False, ask: Callable[[str], str] = input
+        self, user_id: str | None = None, quiet: bool = False, ask: Callable[[str], str] | None = None
     ) -> KiteSession:
         session = self.choose(user_id, quiet, ask)
         if session is None:

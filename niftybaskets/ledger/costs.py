@@ -5,6 +5,9 @@ both sides, stamp duty 0.015% on buys, NSE transaction charges 0.00297%, SEBI fe
 GST 18% on brokerage, transaction charges and SEBI fees, and a DP charge of Rs 13 + GST for each
 scrip sold (taken by the depository on the day of the sale). Contract notes round some of these
 per order; the ledger does not, so its costs are accurate to a few rupees.
+
+The ledger prices a basket's round trip (round_trip); the rebalance planner prices each order with
+the same model (buy_charges, sell_charges), a second sale of a scrip on one day paying no DP charge.
 """
 
 from __future__ import annotations
@@ -21,6 +24,31 @@ class CostModel:
     sebi_rate: float = 0.000001
     gst_rate: float = 0.18
     dp_charge: float = 13.0  # rupees per scrip sold, before GST
+
+    @property
+    def fee_rate(self) -> float:
+        """Brokerage, exchange and SEBI fees per rupee traded, with their GST: both sides pay them."""
+        return (self.brokerage_rate + self.exchange_rate + self.sebi_rate) * (1 + self.gst_rate)
+
+    @property
+    def buy_rate(self) -> float:
+        return self.stt_rate + self.stamp_duty_rate + self.fee_rate
+
+    @property
+    def sell_rate(self) -> float:
+        return self.stt_rate + self.fee_rate
+
+    @property
+    def dp_per_sale(self) -> float:
+        """The DP charge with its GST, paid once per scrip per day it is sold."""
+        return self.dp_charge * (1 + self.gst_rate)
+
+    def buy_charges(self, value: float) -> float:
+        return value * self.buy_rate
+
+    def sell_charges(self, value: float, pays_dp: bool = True) -> float:
+        """Selling `value` rupees of one scrip; `pays_dp` false for a scrip already sold today."""
+        return value * self.sell_rate + (self.dp_per_sale if pays_dp and value > 0 else 0.0)
 
 
 @dataclass(frozen=True)

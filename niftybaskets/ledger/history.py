@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 import requests
 from kiteconnect import exceptions as kite_errors
 
+from niftybaskets.errors import NiftyError
 from niftybaskets.kite.client import KiteClient
 from niftybaskets.ledger.prices import Adjustment, DayPrice, PriceSeries, price_factor
 from niftybaskets.ledger.score import PRICES_FINAL
@@ -28,7 +29,7 @@ from niftybaskets.marketdata.answers import MarketDataError, NotFound
 from niftybaskets.marketdata.chain import NEXT_STEP
 from niftybaskets.marketdata.nse import NseClient
 from niftybaskets.marketdata.yahoo import YahooClient
-from niftybaskets.store import Store
+from niftybaskets.price_cache import PriceCache
 
 CHUNK_DAYS = {"nse": 90, "yahoo": 2000}
 KITE_CHUNK_DAYS = 2000  # Kite's longest range for daily candles
@@ -36,7 +37,7 @@ LATE_DAYS = 7  # a day still without a row this long after it is taken as not tr
 HOLE_DAYS = 7  # NSE never closes this long (its longest breaks are four days)
 
 
-class HistoryError(RuntimeError):
+class HistoryError(NiftyError):
     """The price source refused or failed; prices fetched so far are kept. The message says what to do."""
 
 
@@ -160,7 +161,7 @@ class PriceHistory:
 
     def __init__(
         self,
-        store: Store,
+        store: PriceCache,
         sources: Sequence[PriceSource],
         clock: Clock,
         say: Callable[[str], None] = lambda message: None,

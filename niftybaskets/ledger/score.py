@@ -27,9 +27,9 @@ from datetime import date, datetime, time, timedelta
 
 from scipy.stats import spearmanr
 
+from niftybaskets.baskets import PublishedBasket
 from niftybaskets.ledger.costs import ZERODHA, CostModel, Costs, round_trip
 from niftybaskets.ledger.prices import PriceSeries
-from niftybaskets.ledger.published import PublishedBasket
 from niftybaskets.market import IST, NseCalendar
 
 PRICES_FINAL = time(18, 0)  # NSE's history has the day's prices by the evening

@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
+from niftybaskets.errors import NiftyError
 from niftybaskets.ratelimit import Limits, RateLimiter
 
 BROWSER_HEADERS = {
@@ -26,7 +27,7 @@ SECRET_NAMES = re.compile(r"key|token|secret|pass|auth|cookie|crumb|session|sig"
 UNEXPECTED_BODY_LIMIT = 2_000_000
 
 
-class MarketDataError(RuntimeError):
+class MarketDataError(NiftyError):
     """A provider gave nothing usable; the message says why and what to try."""
 
 

@@ -25,11 +25,13 @@ from pydantic import (
     model_validator,
 )
 
+from niftybaskets.errors import InputError
+
 DEFAULT_REDIRECT_URL = "http://127.0.0.1:8080/callback"
 PAPER_SECRET = "paper"  # noqa: S105 - an account's api_secret when its file sets none (never KITE_API_SECRET)
 
 
-class AccountFileError(ValueError):
+class AccountFileError(InputError, ValueError):
     """The account file cannot be used; the message says what to fix."""
 
 

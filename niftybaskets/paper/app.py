@@ -3,6 +3,10 @@
 Every answer is `{"status": "success", "data": ...}` or Kite's error envelope; no request, however
 malformed, gets a traceback. `/admin/*` (loopback only) moves prices, arms faults, authorises
 holdings and ends sessions.
+
+The routes are grouped by area. Their handlers are plain functions, which FastAPI runs in its
+thread pool: the exchange's SQLite work and its lock never hold up the event loop. Only reading a
+request's body is awaited, in the async dependencies `posted_form` and `raw_body`.
 """
 
 from __future__ import annotations
@@ -10,18 +14,21 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from niftybaskets.paper.account_file import Fault
 from niftybaskets.paper.errors import ERROR_TYPE_BY_STATUS, KiteError, input_error
 from niftybaskets.paper.exchange import PaperExchange
+from niftybaskets.paper.faults import FaultQueue
 from niftybaskets.paper.orders import MAX_PRICE, MAX_SYMBOL_LENGTH, SYMBOL
 
 log = logging.getLogger(__name__)
@@ -42,18 +49,37 @@ def error_response(error: KiteError) -> JSONResponse:
     return JSONResponse(error.envelope(), status_code=error.status)
 
 
-async def read_form(request: Request) -> dict[str, str]:
+@dataclass(frozen=True)
+class PostedForm:
+    """A request's form fields, read before its handler runs. A body that is not a readable form is
+    refused when the handler asks for the fields: after the token is checked, as Kite does."""
+
+    fields: dict[str, str]
+    problem: KiteError | None = None
+
+    def require(self) -> dict[str, str]:
+        if self.problem is not None:
+            raise self.problem
+        return self.fields
+
+
+async def posted_form(request: Request) -> PostedForm:
     """Kite's write endpoints take form fields; anything else is a clear InputException."""
     content_type = request.headers.get("content-type", "")
     if content_type and not content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-        raise input_error(
-            f"Send the parameters as form fields (application/x-www-form-urlencoded), not {content_type}."
+        return PostedForm(
+            {},
+            input_error(f"Send the parameters as form fields (application/x-www-form-urlencoded), not {content_type}."),
         )
     try:
         form = await request.form()
     except Exception:  # the form parsers raise several types on a broken body
-        raise input_error("The request body is not a readable form.") from None
-    return {key: value for key, value in form.items() if isinstance(value, str)}
+        return PostedForm({}, input_error("The request body is not a readable form."))
+    return PostedForm({key: value for key, value in form.items() if isinstance(value, str)})
+
+
+async def raw_body(request: Request) -> bytes:
+    return await request.body()
 
 
 def json_depth_exceeds(text: str, limit: int) -> bool:
@@ -98,12 +124,258 @@ def parse_json(body: bytes) -> object:
         raise input_error("The request body is not valid JSON.") from None
 
 
-async def read_json(request: Request) -> object:
-    return parse_json(await request.body())
+# -- dependencies ---------------------------------------------------------------------------
+
+
+async def paper_exchange(request: Request) -> PaperExchange:
+    return request.app.state.exchange
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+Exchange = Annotated[PaperExchange, Depends(paper_exchange)]
+
+
+def session_user(exchange: PaperExchange, request: Request, bucket: str = "api") -> str:
+    """The user behind the request's token, counted against `bucket`'s rate limit."""
+    return exchange.authenticate(request.headers.get("authorization"), bucket)
+
+
+async def loopback_only(request: Request) -> None:
+    if client_ip(request) not in LOOPBACK:
+        raise KiteError(403, "PermissionException", "The admin endpoints answer only on the loopback address.")
+
+
+Form = Annotated[PostedForm, Depends(posted_form)]
+RawBody = Annotated[bytes, Depends(raw_body)]
+
+
+def require_fields(fields: Mapping[str, str], names: tuple[str, ...]) -> None:
+    missing = [name for name in names if not fields.get(name)]
+    if missing:
+        raise input_error(f"Missing {', '.join(f'`{name}`' for name in missing)}.")
+
+
+# -- login ----------------------------------------------------------------------------------
+
+login = APIRouter()
+
+
+@login.get("/connect/login")
+def connect_login(request: Request, exchange: Exchange) -> RedirectResponse:
+    params = request.query_params
+    url = exchange.login_redirect(params.get("api_key", ""), params.get("redirect_params"), params.get("user_id"))
+    return RedirectResponse(url, status_code=302)
+
+
+@login.post("/session/token")
+def session_token(exchange: Exchange, form: Form) -> JSONResponse:
+    fields = form.require()
+    require_fields(fields, ("api_key", "request_token", "checksum"))
+    return success(exchange.create_session(fields["api_key"], fields["request_token"], fields["checksum"]))
+
+
+@login.delete("/session/token")
+def session_logout(request: Request, exchange: Exchange) -> JSONResponse:
+    params = request.query_params
+    require_fields(params, ("api_key", "access_token"))
+    return success(exchange.invalidate_session(params["api_key"], params["access_token"]))
+
+
+# -- user and portfolio ---------------------------------------------------------------------
+
+portfolio = APIRouter()
+
+
+@portfolio.get("/user/profile")
+def profile(request: Request, exchange: Exchange) -> JSONResponse:
+    return success(exchange.profile(session_user(exchange, request)))
+
+
+@portfolio.get("/user/margins")
+def margins(request: Request, exchange: Exchange) -> JSONResponse:
+    return success(exchange.margins(session_user(exchange, request)))
+
+
+@portfolio.get("/user/margins/{segment}")
+def segment_margins(request: Request, exchange: Exchange, segment: str) -> JSONResponse:
+    return success(exchange.margins(session_user(exchange, request), segment))
+
+
+@portfolio.get("/portfolio/holdings")
+def holdings(request: Request, exchange: Exchange) -> JSONResponse:
+    return success(exchange.holdings(session_user(exchange, request)))
+
+
+@portfolio.get("/portfolio/positions")
+def positions(request: Request, exchange: Exchange) -> JSONResponse:
+    return success(exchange.positions(session_user(exchange, request)))
+
+
+# -- market data ----------------------------------------------------------------------------
+
+market = APIRouter()
+
+
+@market.get("/quote")
+def full_quote(request: Request, exchange: Exchange) -> JSONResponse:
+    session_user(exchange, request, "quote")
+    return success(exchange.quote(request.query_params.getlist("i"), "quote"))
+
+
+@market.get("/quote/ltp")
+def ltp(request: Request, exchange: Exchange) -> JSONResponse:
+    session_user(exchange, request, "quote")
+    return success(exchange.quote(request.query_params.getlist("i"), "ltp"))
+
+
+@market.get("/quote/ohlc")
+def ohlc(request: Request, exchange: Exchange) -> JSONResponse:
+    session_user(exchange, request, "quote")
+    return success(exchange.quote(request.query_params.getlist("i"), "ohlc"))
+
+
+# Kite serves its instrument dump without a session: it is the same file for everyone.
+@market.get("/instruments")
+def instruments(exchange: Exchange) -> Response:
+    return Response(exchange.instruments(), media_type="text/csv")
+
+
+@market.get("/instruments/{exchange_name}")
+def exchange_instruments(exchange: Exchange, exchange_name: str) -> Response:
+    return Response(exchange.instruments(exchange_name), media_type="text/csv")
+
+
+@market.get("/instruments/historical/{instrument_token}/{interval}")
+def historical(request: Request, exchange: Exchange, instrument_token: str, interval: str) -> JSONResponse:
+    session_user(exchange, request, "historical")
+    return success(exchange.historical(instrument_token, interval, request.query_params))
+
+
+# -- orders ---------------------------------------------------------------------------------
+
+orders = APIRouter()
+
+
+@orders.post("/orders/{variety}")
+def place_order(request: Request, exchange: Exchange, form: Form, variety: str) -> JSONResponse:
+    user_id = session_user(exchange, request, "orders")
+    return success({"order_id": exchange.place_order(user_id, variety, form.require(), client_ip(request))})
+
+
+@orders.delete("/orders/{variety}/{order_id}")
+def cancel_order(request: Request, exchange: Exchange, variety: str, order_id: str) -> JSONResponse:
+    user_id = session_user(exchange, request, "orders")
+    return success({"order_id": exchange.cancel_order(user_id, variety, order_id, client_ip(request))})
+
+
+@orders.get("/orders")
+def order_book(request: Request, exchange: Exchange) -> JSONResponse:
+    return success(exchange.orders(session_user(exchange, request)))
+
+
+@orders.get("/orders/{order_id}")
+def order_history(request: Request, exchange: Exchange, order_id: str) -> JSONResponse:
+    return success(exchange.order_history(session_user(exchange, request), order_id))
+
+
+@orders.get("/orders/{order_id}/trades")
+def order_trades(request: Request, exchange: Exchange, order_id: str) -> JSONResponse:
+    return success(exchange.order_trades(session_user(exchange, request), order_id))
+
+
+@orders.get("/trades")
+def trades(request: Request, exchange: Exchange) -> JSONResponse:
+    return success(exchange.trades(session_user(exchange, request)))
+
+
+# -- admin ----------------------------------------------------------------------------------
+
+admin = APIRouter(prefix="/admin", dependencies=[Depends(loopback_only)])
+
+
+@admin.post("/prices")
+def admin_prices(exchange: Exchange, body: RawBody) -> JSONResponse:
+    exchange.set_prices(parse_price_updates(parse_json(body)))
+    return success(True)
+
+
+@admin.get("/faults")
+def admin_faults(exchange: Exchange) -> JSONResponse:
+    return success(exchange.faults.pending())
+
+
+@admin.post("/faults")
+def admin_add_fault(exchange: Exchange, body: RawBody) -> JSONResponse:
+    parsed = parse_json(body)
+    try:
+        faults = [Fault.model_validate(item) for item in (parsed if isinstance(parsed, list) else [parsed])]
+    except ValidationError as error:
+        raise input_error(f"Invalid fault: {error.errors()[0]['msg']}.") from None
+    for fault in faults:
+        exchange.faults.add(fault)
+    return success(exchange.faults.pending())
+
+
+@admin.delete("/faults")
+def admin_clear_faults(exchange: Exchange) -> JSONResponse:
+    exchange.faults.clear()
+    return success(True)
+
+
+@admin.post("/accounts/{user_id}/authorise")
+def admin_authorise(exchange: Exchange, body: RawBody, user_id: str) -> JSONResponse:
+    quantities = parse_json(body)
+    if not isinstance(quantities, dict) or not all(
+        isinstance(quantity, int) and not isinstance(quantity, bool) and quantity >= 0
+        for quantity in quantities.values()
+    ):
+        raise input_error('Send {"SYMBOL": quantity, ...} with whole, non-negative quantities.')
+    exchange.authorise_holdings(user_id, {symbol.upper(): quantity for symbol, quantity in quantities.items()})
+    return success(True)
+
+
+@admin.post("/accounts/{user_id}/expire-sessions")
+def admin_expire(exchange: Exchange, user_id: str) -> JSONResponse:
+    return success({"expired": exchange.expire_sessions(user_id)})
+
+
+# -- the app --------------------------------------------------------------------------------
+
+
+class InjectedFaults:
+    """Answers a request with its armed fault: before the work is done, or after it (the answer lost).
+
+    Plain ASGI rather than `@app.middleware("http")`, which costs every request a task and streams."""
+
+    def __init__(self, app: ASGIApp, faults: FaultQueue) -> None:
+        self.app = app
+        self.faults = faults
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fault = self.faults.take(scope["method"], scope["path"]) if scope["type"] == "http" else None
+        if fault is None:
+            await self.app(scope, receive, send)
+            return
+        if fault.when == "after":
+            await self.app(scope, receive, discard)
+        await asyncio.sleep(fault.delay)
+        error_type = ERROR_TYPE_BY_STATUS.get(fault.status, "GeneralException")
+        answer = error_response(KiteError(fault.status, error_type, f"Injected fault: HTTP {fault.status}."))
+        await answer(scope, receive, send)
+
+
+async def discard(_: Message) -> None:
+    """Where the answer of a request whose fault loses it goes."""
 
 
 def create_app(exchange: PaperExchange) -> FastAPI:
     app = FastAPI(title="niftybaskets paper exchange", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.exchange = exchange
+    for router in (login, portfolio, market, orders, admin):
+        app.include_router(router)
 
     @app.exception_handler(KiteError)
     async def kite_error(_: Request, error: KiteError) -> JSONResponse:
@@ -124,178 +396,7 @@ def create_app(exchange: PaperExchange) -> FastAPI:
         log.exception("paper exchange failed on a request")
         return error_response(KiteError(500, "GeneralException", f"The paper exchange failed: {type(error).__name__}."))
 
-    @app.middleware("http")
-    async def injected_faults(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        fault = exchange.faults.take(request.method, request.url.path)
-        if fault is None:
-            return await call_next(request)
-        if fault.when == "after":
-            await call_next(request)
-        await asyncio.sleep(fault.delay)
-        error_type = ERROR_TYPE_BY_STATUS.get(fault.status, "GeneralException")
-        return error_response(KiteError(fault.status, error_type, f"Injected fault: HTTP {fault.status}."))
-
-    def user(request: Request, bucket: str = "api") -> str:
-        return exchange.authenticate(request.headers.get("authorization"), bucket)
-
-    # -- login ------------------------------------------------------------------------------
-
-    @app.get("/connect/login")
-    async def connect_login(request: Request) -> RedirectResponse:
-        params = request.query_params
-        url = exchange.login_redirect(params.get("api_key", ""), params.get("redirect_params"), params.get("user_id"))
-        return RedirectResponse(url, status_code=302)
-
-    @app.post("/session/token")
-    async def session_token(request: Request) -> JSONResponse:
-        form = await read_form(request)
-        missing = [name for name in ("api_key", "request_token", "checksum") if not form.get(name)]
-        if missing:
-            raise input_error(f"Missing {', '.join(f'`{name}`' for name in missing)}.")
-        return success(exchange.create_session(form["api_key"], form["request_token"], form["checksum"]))
-
-    @app.delete("/session/token")
-    async def session_logout(request: Request) -> JSONResponse:
-        params = request.query_params
-        missing = [name for name in ("api_key", "access_token") if not params.get(name)]
-        if missing:
-            raise input_error(f"Missing {', '.join(f'`{name}`' for name in missing)}.")
-        return success(exchange.invalidate_session(params["api_key"], params["access_token"]))
-
-    # -- user and portfolio -----------------------------------------------------------------
-
-    @app.get("/user/profile")
-    async def profile(request: Request) -> JSONResponse:
-        return success(exchange.profile(user(request)))
-
-    @app.get("/user/margins")
-    async def margins(request: Request) -> JSONResponse:
-        return success(exchange.margins(user(request)))
-
-    @app.get("/user/margins/{segment}")
-    async def segment_margins(request: Request, segment: str) -> JSONResponse:
-        return success(exchange.margins(user(request), segment))
-
-    @app.get("/portfolio/holdings")
-    async def holdings(request: Request) -> JSONResponse:
-        return success(exchange.holdings(user(request)))
-
-    @app.get("/portfolio/positions")
-    async def positions(request: Request) -> JSONResponse:
-        return success(exchange.positions(user(request)))
-
-    # -- market data ------------------------------------------------------------------------
-
-    def quote_route(mode: str):
-        async def handler(request: Request) -> JSONResponse:
-            user(request, "quote")
-            # In a worker thread: with live prices, an unknown symbol is fetched from NSE first.
-            return success(await run_in_threadpool(exchange.quote, request.query_params.getlist("i"), mode))
-
-        return handler
-
-    app.get("/quote")(quote_route("quote"))
-    app.get("/quote/ltp")(quote_route("ltp"))
-    app.get("/quote/ohlc")(quote_route("ohlc"))
-
-    # Kite serves its instrument dump without a session: it is the same file for everyone.
-    @app.get("/instruments")
-    async def instruments() -> Response:
-        return Response(exchange.instruments(), media_type="text/csv")
-
-    @app.get("/instruments/{exchange_name}")
-    async def exchange_instruments(exchange_name: str) -> Response:
-        return Response(exchange.instruments(exchange_name), media_type="text/csv")
-
-    @app.get("/instruments/historical/{instrument_token}/{interval}")
-    async def historical(request: Request, instrument_token: str, interval: str) -> JSONResponse:
-        user(request, "historical")
-        return success(exchange.historical(instrument_token, interval, request.query_params))
-
-    # -- orders -----------------------------------------------------------------------------
-
-    def client_ip(request: Request) -> str | None:
-        return request.client.host if request.client else None
-
-    @app.post("/orders/{variety}")
-    async def place_order(request: Request, variety: str) -> JSONResponse:
-        user_id = user(request, "orders")
-        form = await read_form(request)
-        order_id = await run_in_threadpool(exchange.place_order, user_id, variety, form, client_ip(request))
-        return success({"order_id": order_id})
-
-    @app.delete("/orders/{variety}/{order_id}")
-    async def cancel_order(request: Request, variety: str, order_id: str) -> JSONResponse:
-        user_id = user(request, "orders")
-        return success({"order_id": exchange.cancel_order(user_id, variety, order_id, client_ip(request))})
-
-    @app.get("/orders")
-    async def orders(request: Request) -> JSONResponse:
-        return success(exchange.orders(user(request)))
-
-    @app.get("/orders/{order_id}")
-    async def order_history(request: Request, order_id: str) -> JSONResponse:
-        return success(exchange.order_history(user(request), order_id))
-
-    @app.get("/orders/{order_id}/trades")
-    async def order_trades(request: Request, order_id: str) -> JSONResponse:
-        return success(exchange.order_trades(user(request), order_id))
-
-    @app.get("/trades")
-    async def trades(request: Request) -> JSONResponse:
-        return success(exchange.trades(user(request)))
-
-    # -- admin ------------------------------------------------------------------------------
-
-    def admin_only(request: Request) -> None:
-        if client_ip(request) not in LOOPBACK:
-            raise KiteError(403, "PermissionException", "The admin endpoints answer only on the loopback address.")
-
-    @app.post("/admin/prices")
-    async def admin_prices(request: Request) -> JSONResponse:
-        admin_only(request)
-        exchange.set_prices(parse_price_updates(await read_json(request)))
-        return success(True)
-
-    @app.get("/admin/faults")
-    async def admin_faults(request: Request) -> JSONResponse:
-        admin_only(request)
-        return success(exchange.faults.pending())
-
-    @app.post("/admin/faults")
-    async def admin_add_fault(request: Request) -> JSONResponse:
-        admin_only(request)
-        body = await read_json(request)
-        try:
-            faults = [Fault.model_validate(item) for item in (body if isinstance(body, list) else [body])]
-        except ValidationError as error:
-            raise input_error(f"Invalid fault: {error.errors()[0]['msg']}.") from None
-        for fault in faults:
-            exchange.faults.add(fault)
-        return success(exchange.faults.pending())
-
-    @app.delete("/admin/faults")
-    async def admin_clear_faults(request: Request) -> JSONResponse:
-        admin_only(request)
-        exchange.faults.clear()
-        return success(True)
-
-    @app.post("/admin/accounts/{user_id}/authorise")
-    async def admin_authorise(request: Request, user_id: str) -> JSONResponse:
-        admin_only(request)
-        body = await read_json(request)
-        if not isinstance(body, dict) or not all(
-            isinstance(quantity, int) and not isinstance(quantity, bool) and quantity >= 0 for quantity in body.values()
-        ):
-            raise input_error('Send {"SYMBOL": quantity, ...} with whole, non-negative quantities.')
-        exchange.authorise_holdings(user_id, {symbol.upper(): quantity for symbol, quantity in body.items()})
-        return success(True)
-
-    @app.post("/admin/accounts/{user_id}/expire-sessions")
-    async def admin_expire(request: Request, user_id: str) -> JSONResponse:
-        admin_only(request)
-        return success({"expired": exchange.expire_sessions(user_id)})
-
+    app.add_middleware(InjectedFaults, faults=exchange.faults)
     return app
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from niftybaskets.errors import NiftyError
 
-class KiteError(Exception):
+
+class KiteError(NiftyError):
     def __init__(self, status: int, error_type: str, message: str) -> None:
         super().__init__(message)
         self.status = status

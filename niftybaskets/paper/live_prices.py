@@ -6,7 +6,8 @@ import logging
 import threading
 
 from niftybaskets.marketdata.chain import MarketData
-from niftybaskets.paper.exchange import PaperExchange, PriceQuote, PriceSource
+from niftybaskets.paper.exchange import PaperExchange
+from niftybaskets.paper.market_data import PriceQuote, PriceSource
 
 log = logging.getLogger(__name__)
 

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from niftybaskets.kite.wire import EXCHANGE, PRODUCT, VALIDITY, OrderType, Side, Variety
 from niftybaskets.paper.account_file import Rules
 from niftybaskets.paper.errors import input_error
 
@@ -26,15 +27,15 @@ MAX_SYMBOL_LENGTH = 40
 
 @dataclass(frozen=True)
 class OrderRequest:
-    variety: str
+    variety: Variety
     symbol: str
-    transaction_type: str
+    transaction_type: Side
     quantity: int
-    order_type: str
+    order_type: OrderType
     price: float
     market_protection: float
     tag: str | None
-    validity: str = "DAY"
+    validity: str = VALIDITY
 
 
 def _whole_number(form: Mapping[str, str], name: str) -> int:
@@ -61,29 +62,29 @@ def _number(form: Mapping[str, str], name: str) -> float | None:
 
 def parse_order(variety: str, form: Mapping[str, str], rules: Rules) -> OrderRequest:
     """Validate an order request's form fields the way Kite's API does, before any state is read."""
-    if variety not in ("regular", "amo"):
+    if variety not in tuple(Variety):
         raise input_error(f"Invalid `variety` {variety!r}: the paper exchange takes regular and amo orders.")
     required = ("exchange", "tradingsymbol", "transaction_type", "quantity", "product", "order_type")
     missing = [name for name in required if not str(form.get(name, "")).strip()]
     if missing:
         raise input_error(f"Missing {', '.join(f'`{name}`' for name in missing)}.")
-    if form["exchange"] != "NSE":
+    if form["exchange"] != EXCHANGE:
         raise input_error(f"Invalid `exchange` {form['exchange']!r}: the paper exchange trades NSE equities only.")
-    if form["transaction_type"] not in ("BUY", "SELL"):
+    if form["transaction_type"] not in tuple(Side):
         raise input_error(f"Invalid `transaction_type` {form['transaction_type']!r}: use BUY or SELL.")
-    if form["product"] != "CNC":
+    if form["product"] != PRODUCT:
         raise input_error(
             f"Invalid `product` {form['product']!r}: the paper exchange takes CNC (delivery) orders only."
         )
     order_type = form["order_type"]
-    if order_type not in ("MARKET", "LIMIT"):
+    if order_type not in tuple(OrderType):
         raise input_error(f"Invalid `order_type` {order_type!r}: the paper exchange takes MARKET and LIMIT orders.")
-    validity = form.get("validity") or "DAY"
-    if validity != "DAY":
+    validity = form.get("validity") or VALIDITY
+    if validity != VALIDITY:
         raise input_error(f"Invalid `validity` {validity!r}: the paper exchange takes DAY orders only.")
     quantity = _whole_number(form, "quantity")
     price = _number(form, "price") or 0.0
-    if order_type == "LIMIT":
+    if order_type == OrderType.LIMIT:
         if price <= 0:
             raise input_error("Invalid `price`: a LIMIT order needs a price above 0.")
         if abs(price * 100 - round(price * 100)) > 1e-6:
@@ -95,7 +96,7 @@ def parse_order(variety: str, form: Mapping[str, str], rules: Rules) -> OrderReq
         raise input_error(
             f"Invalid `market_protection` {protection:g}: use -1 (automatic) or a percentage above 0 and up to 100."
         )
-    if order_type == "MARKET" and rules.market_protection and not protection:
+    if order_type == OrderType.MARKET and rules.market_protection and not protection:
         raise input_error(
             "Market orders without market protection are not allowed via API. Set market_protection "
             "(-1 for automatic, or a percentage up to 100) or use a LIMIT order."
@@ -112,11 +113,11 @@ def parse_order(variety: str, form: Mapping[str, str], rules: Rules) -> OrderReq
             f"Invalid `tag` {tag[:40]!a}: at most {MAX_TAG_LENGTH} ASCII letters and digits (A-Z, a-z, 0-9)."
         )
     return OrderRequest(
-        variety=variety,
+        variety=Variety(variety),
         symbol=symbol.upper(),
-        transaction_type=form["transaction_type"],
+        transaction_type=Side(form["transaction_type"]),
         quantity=quantity,
-        order_type=order_type,
+        order_type=OrderType(order_type),
         price=price,
         market_protection=protection or 0.0,
         tag=tag,

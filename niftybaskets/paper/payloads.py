@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from niftybaskets.kite.wire import EXCHANGE, FINAL_STATUSES, PRODUCT, OrderType, Status
 from niftybaskets.market import IST
 
 
@@ -108,7 +109,7 @@ def instruments_csv(symbols: Iterable[str]) -> str:
                 0 if index else 1,
                 "EQ",
                 segment(symbol),
-                "NSE",
+                EXCHANGE,
             )
         )
     return out.getvalue()
@@ -134,9 +135,9 @@ def profile(account: Mapping) -> dict:
         "user_name": account["user_name"],
         "user_shortname": names[0] if names else "",
         "broker": "ZERODHA",
-        "exchanges": ["NSE"],
-        "products": ["CNC"],
-        "order_types": ["MARKET", "LIMIT"],
+        "exchanges": [EXCHANGE],
+        "products": [PRODUCT],
+        "order_types": [OrderType.MARKET, OrderType.LIMIT],
         "avatar_url": None,
         "meta": {"demat_consent": "physical"},
     }
@@ -186,10 +187,10 @@ def holding(row: Mapping, price: Mapping, today: DayTotals, business_date: str) 
     change = price["last_price"] - price["close_price"]
     return {
         "tradingsymbol": row["symbol"],
-        "exchange": "NSE",
+        "exchange": EXCHANGE,
         "instrument_token": instrument_token(row["symbol"]),
         "isin": "",
-        "product": "CNC",
+        "product": PRODUCT,
         "price": 0,
         "quantity": row["quantity"],
         "used_quantity": today.sold_settled + today.sold_t1,
@@ -221,9 +222,9 @@ def position(symbol: str, today: DayTotals, price: Mapping) -> dict:
     average = today.buy_price if quantity > 0 else today.sell_price if quantity < 0 else 0.0
     return {
         "tradingsymbol": symbol,
-        "exchange": "NSE",
+        "exchange": EXCHANGE,
         "instrument_token": instrument_token(symbol),
-        "product": "CNC",
+        "product": PRODUCT,
         "quantity": quantity,
         "overnight_quantity": 0,
         "multiplier": 1,
@@ -292,8 +293,8 @@ def order(row: Mapping, event: Mapping | None = None) -> dict:
         "at": row["updated_at"],
     }
     status = state["status"]
-    at_exchange = status != "AMO REQ RECEIVED"
-    done = status in ("COMPLETE", "CANCELLED", "REJECTED")
+    at_exchange = status != Status.AMO_REQ_RECEIVED
+    done = status in FINAL_STATUSES
     return {
         "account_id": row["user_id"],
         "placed_by": row["user_id"],
@@ -308,7 +309,7 @@ def order(row: Mapping, event: Mapping | None = None) -> dict:
         "exchange_timestamp": row["placed_at"] if at_exchange else None,
         "variety": row["variety"],
         "modified": False,
-        "exchange": "NSE",
+        "exchange": EXCHANGE,
         "tradingsymbol": row["symbol"],
         "instrument_token": instrument_token(row["symbol"]),
         "order_type": row["order_type"],
@@ -323,7 +324,7 @@ def order(row: Mapping, event: Mapping | None = None) -> dict:
         "average_price": round(state["average_price"], 4),
         "filled_quantity": state["filled_quantity"],
         "pending_quantity": 0 if done else row["quantity"] - state["filled_quantity"],
-        "cancelled_quantity": row["cancelled_quantity"] if status == "CANCELLED" else 0,
+        "cancelled_quantity": row["cancelled_quantity"] if status == Status.CANCELLED else 0,
         "market_protection": row["market_protection"],
         "meta": {},
         "tag": row["tag"],
@@ -336,10 +337,10 @@ def trade(row: Mapping) -> dict:
     return {
         "trade_id": row["trade_id"],
         "order_id": row["order_id"],
-        "exchange": "NSE",
+        "exchange": EXCHANGE,
         "tradingsymbol": row["symbol"],
         "instrument_token": instrument_token(row["symbol"]),
-        "product": "CNC",
+        "product": PRODUCT,
         "average_price": row["price"],
         "quantity": row["quantity"],
         "exchange_order_id": f"1{row['order_id']}",

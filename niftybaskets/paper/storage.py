@@ -7,12 +7,12 @@ The paper exchange is the broker's side of the wire, so its database is its own 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from datetime import date
 from pathlib import Path
 
-from niftybaskets.store import StoreError, migrate, open_database
+from niftybaskets.sqlite import open_database, transaction
 
 SCHEMA = """
 CREATE TABLE accounts (
@@ -128,7 +128,7 @@ CREATE TABLE history (
 
 # Version N of a database has run the first N scripts; an older file is brought up to date in place.
 MIGRATIONS = (SCHEMA, HISTORY)
-SCHEMA_VERSION = len(MIGRATIONS)
+NEWER = "it is a newer paper exchange's: move it aside or use another --db file"
 
 
 class Storage:
@@ -137,24 +137,12 @@ class Storage:
     def __init__(self, path: Path | str) -> None:
         """Open (or create, 0600) the database; StoreError when its folder or the file cannot be used."""
         self.path = path
-        self.db = open_database(path)
-        try:
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            migrate(self.db, path, MIGRATIONS, "it is a newer paper exchange's: move it aside or use another --db file")
-        except StoreError:
-            self.db.close()
-            raise
+        self.db = open_database(path, MIGRATIONS, NEWER)
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+    def transaction(self) -> AbstractContextManager[None]:
+        return transaction(self.db)
 
     def close(self) -> None:
         self.db.close()

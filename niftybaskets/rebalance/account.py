@@ -6,12 +6,13 @@ from collections.abc import Callable, Iterable
 
 from kiteconnect import exceptions as kite_errors
 
+from niftybaskets.errors import NiftyError
 from niftybaskets.kite.client import KiteClient
 from niftybaskets.kite.portfolio import KITE_SOURCE, Portfolio, value_portfolio
 from niftybaskets.marketdata.chain import MarketData
 
 
-class PriceError(RuntimeError):
+class PriceError(NiftyError):
     """Some stocks have no price; the message names them."""
 
 

@@ -19,26 +19,28 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 import requests
 from kiteconnect import exceptions as kite_errors
 
+from niftybaskets.baskets import Basket
+from niftybaskets.errors import NiftyError
 from niftybaskets.kite.client import KiteClient, is_transient
 from niftybaskets.kite.portfolio import Portfolio
 from niftybaskets.kite.sessions import login_command
+from niftybaskets.kite.wire import EXCHANGE, FINAL_STATUSES, PRODUCT, VALIDITY, OrderType, Side, Status, Variety
 from niftybaskets.market import IST, Clock, NseCalendar, wait_for_order_window
 from niftybaskets.marketdata.chain import MarketData
 from niftybaskets.rebalance.account import PriceError, read_portfolio
-from niftybaskets.rebalance.basket import Basket
 from niftybaskets.rebalance.plan import Plan, PlannedOrder, plan_rebalance, total_deficit
 
 TAG_PREFIX = "NB"
-FINAL = ("COMPLETE", "REJECTED", "CANCELLED")
 SEND_ATTEMPTS = 4
 CLOSED_MARKET_RETRY_SECONDS = 3.0
 
 
-class AbortRun(RuntimeError):
+class AbortRun(NiftyError):
     """The run cannot go on (the session ended, Kite is unreachable); the message says what to do."""
 
 
@@ -55,14 +57,33 @@ def sentences(*parts: str) -> str:
     return " ".join(sentence(part) for part in parts if part and part.strip())
 
 
+class RunMode(StrEnum):
+    DRY_RUN = "dry-run"  # plan and report; nothing is sent
+    LIVE = "live"  # real orders, to Zerodha
+    PAPER = "paper"  # real orders, to a paper exchange
+
+    @property
+    def sends_orders(self) -> bool:
+        return self is not RunMode.DRY_RUN
+
+
+class Sending(StrEnum):
+    """An order's state before Kite reports a status of its own (Status)."""
+
+    NOT_SENT = "NOT SENT"
+    SENT = "SENT"  # placed; Kite has not said more yet
+    FAILED = "FAILED"  # Kite answered with an error that is not a refusal
+    UNKNOWN = "UNKNOWN"  # no answer: it may have been placed
+
+
 # What became of an order, in the words every report uses, by its status.
 OUTCOMES = {
-    "COMPLETE": "filled",
-    "NOT SENT": "not sent",
-    "REJECTED": "refused",
-    "FAILED": "failed",
-    "UNKNOWN": "fate unknown",
-    "CANCELLED": "cancelled",
+    Status.COMPLETE: "filled",
+    Sending.NOT_SENT: "not sent",
+    Status.REJECTED: "refused",
+    Sending.FAILED: "failed",
+    Sending.UNKNOWN: "fate unknown",
+    Status.CANCELLED: "cancelled",
 }
 
 
@@ -71,18 +92,18 @@ class OrderRecord:
     pass_number: int
     tag: str
     symbol: str
-    side: str
+    side: Side
     quantity: int
     planned_price: float
     order_id: str | None = None
-    status: str = "NOT SENT"
+    status: str = Sending.NOT_SENT  # a Sending state, or Kite's Status once Kite reports it
     filled: int = 0
     average_price: float = 0.0
     message: str = ""
 
     @property
     def waiting(self) -> bool:
-        return self.order_id is not None and self.status not in FINAL
+        return self.order_id is not None and self.status not in FINAL_STATUSES
 
     @property
     def outcome(self) -> str:
@@ -104,7 +125,7 @@ class PassRecord:
 
 @dataclass(frozen=True)
 class RunOptions:
-    live: bool = False
+    mode: RunMode = RunMode.DRY_RUN
     wait: bool = True
     target_deficit: float = 0.0
     min_order_value: float = 0.0
@@ -119,7 +140,7 @@ class RunResult:
     run_id: str
     user_id: str
     basket: Basket
-    live: bool
+    mode: RunMode
     started_at: datetime
     first_plan: Plan | None = None
     start: Portfolio | None = None
@@ -130,7 +151,11 @@ class RunResult:
     passes: list[PassRecord] = field(default_factory=list)
     stop_reason: str = ""
     notes: list[str] = field(default_factory=list)
-    exit_code: int = 0
+    failed: bool = False  # stopped short, or an order failed or may have been placed unseen
+
+    @property
+    def sends_orders(self) -> bool:
+        return self.mode.sends_orders
 
     @property
     def orders(self) -> list[OrderRecord]:
@@ -185,7 +210,7 @@ class Rebalancer:
         self.market = market
         self.on_order = on_order
         self.run_code = run_code or new_run_code()
-        self.result = RunResult(f"{TAG_PREFIX}{self.run_code}", user_id, basket, options.live, clock())
+        self.result = RunResult(f"{TAG_PREFIX}{self.run_code}", user_id, basket, options.mode, clock())
         self._sequence = 0
         # Stocks whose orders were refused, failed or were cancelled (by that outcome): not planned again.
         self._frozen: dict[str, str] = {}
@@ -208,7 +233,7 @@ class Rebalancer:
     def run(self) -> RunResult:
         result = self.result
         try:
-            if self.options.live and self.options.wait:
+            if self.options.mode.sends_orders and self.options.wait:
                 self._wait_for_market()
             # A dry run (and the preview before a live run) learns today's orders as the live run does,
             # so that it plans from the same state under the same rules.
@@ -217,24 +242,24 @@ class Rebalancer:
             self._passes()
         except AbortRun as error:
             result.stop_reason = str(error)
-            result.exit_code = 1
+            result.failed = True
         except kite_errors.TokenException:
             result.stop_reason = f"Kite ended the session. Log in again ({login_command(result.user_id)}) and rerun."
-            result.exit_code = 1
+            result.failed = True
         except PriceError as error:
             result.stop_reason = sentences(str(error), self._what_was_sent())
-            result.exit_code = 1
+            result.failed = True
         except (kite_errors.KiteException, requests.RequestException) as error:
             result.stop_reason = sentences(
                 f"Kite did not answer ({type(error).__name__}: {error or 'no detail'})", self._what_was_sent()
             )
-            result.exit_code = 1
+            result.failed = True
         self._account_for_every_order()
-        if any(order.status in ("FAILED", "UNKNOWN") for order in result.orders):
-            result.exit_code = 1
-        sent = [order for order in result.orders if order.order_id or order.status != "NOT SENT"]
+        if any(order.status in (Sending.FAILED, Sending.UNKNOWN) for order in result.orders):
+            result.failed = True
+        sent = [order for order in result.orders if order.order_id or order.status != Sending.NOT_SENT]
         if sent and not any(order.filled for order in sent):
-            result.exit_code = 1  # it tried, and nothing at all was done
+            result.failed = True  # it tried, and nothing at all was done
         return result
 
     def _account_for_every_order(self) -> None:
@@ -257,7 +282,7 @@ class Rebalancer:
             self._pending = None
         for order in self.result.orders:
             if order.waiting and not order.message:
-                seen = "" if order.status == "SENT" else f", {order.status.lower()} when last seen"
+                seen = "" if order.status == Sending.SENT else f", {order.status.lower()} when last seen"
                 order.message = (
                     f"placed (order {order.order_id}){seen}; the run stopped before it saw the order final: "
                     "check Kite's order book"
@@ -309,7 +334,7 @@ class Rebalancer:
             if not plan.orders:
                 result.stop_reason = self._why_nothing_helps(portfolio, withheld)
                 break
-            if not options.live:
+            if not options.mode.sends_orders:
                 result.stop_reason = "dry run: nothing was sent"
                 record = PassRecord(number, plan.deficit_before, plan.deficit_after)
                 record.orders = [
@@ -353,7 +378,7 @@ class Rebalancer:
                 break
         else:
             result.stop_reason = f"stopped after {options.max_passes} passes"
-        if not options.live:
+        if not options.mode.sends_orders:
             result.end = portfolio
             plan = result.first_plan
             result.deficit_after = plan.deficit_after if result.passes else plan.deficit_before
@@ -372,7 +397,7 @@ class Rebalancer:
                         record.number,
                         "",
                         order.symbol,
-                        "BUY",
+                        Side.BUY,
                         order.quantity,
                         order.price,
                         message="no longer planned after the sells (planned again from the account and cash then)",
@@ -382,7 +407,7 @@ class Rebalancer:
 
     def _compare_with_preview(self, plan: Plan) -> None:
         """A live run after a confirmed preview: say so when the account or prices changed in between."""
-        if self.confirmed is None or not self.options.live:
+        if self.confirmed is None or not self.options.mode.sends_orders:
             return
         now = [(order.symbol, order.side, order.quantity) for order in plan.orders]
         if sorted(now) == sorted(self.confirmed):
@@ -457,8 +482,8 @@ class Rebalancer:
             if not (order.get("tag") or "").startswith(TAG_PREFIX):
                 continue
             if order["filled_quantity"]:
-                (self._bought if order["transaction_type"] == "BUY" else self._sold).add(order["tradingsymbol"])
-            if order["status"] not in FINAL:
+                (self._bought if order["transaction_type"] == Side.BUY else self._sold).add(order["tradingsymbol"])
+            if order["status"] not in FINAL_STATUSES:
                 earlier.append(
                     OrderRecord(
                         0,
@@ -477,7 +502,7 @@ class Rebalancer:
         self._await(earlier)
         if any(order.waiting for order in earlier):
             self.result.stop_reason = "an earlier run's " + self._still_open(earlier)
-            self.result.exit_code = 1
+            self.result.failed = True
             return False
         return True
 
@@ -491,12 +516,12 @@ class Rebalancer:
             unit = order.price * (1 + self.options.cash_buffer)
             quantity = min(order.quantity, math.floor(cash / unit))
             if quantity <= 0 or quantity * order.price < self.options.min_order_value:
-                skipped = OrderRecord(record.number, "", order.symbol, "BUY", order.quantity, order.price)
+                skipped = OrderRecord(record.number, "", order.symbol, Side.BUY, order.quantity, order.price)
                 skipped.message = f"₹{cash:,.0f} left is not enough for it"
                 record.orders.append(skipped)
                 continue
             cash -= quantity * unit
-            sent.append(self._send(PlannedOrder(order.symbol, "BUY", quantity, order.price, order.deficit), record))
+            sent.append(self._send(PlannedOrder(order.symbol, Side.BUY, quantity, order.price, order.deficit), record))
         return sent
 
     def _send(self, order: PlannedOrder, record: PassRecord) -> OrderRecord:
@@ -525,18 +550,18 @@ class Rebalancer:
         while True:
             try:
                 sent.order_id = self.client.place_order(
-                    variety="regular",
-                    exchange="NSE",
+                    variety=Variety.REGULAR,
+                    exchange=EXCHANGE,
                     tradingsymbol=order.symbol,
                     transaction_type=order.side,
                     quantity=order.quantity,
-                    product="CNC",
-                    order_type="MARKET",
+                    product=PRODUCT,
+                    order_type=OrderType.MARKET,
                     market_protection=-1,
-                    validity="DAY",
+                    validity=VALIDITY,
                     tag=sent.tag,
                 )
-                sent.status = "SENT"
+                sent.status = Sending.SENT
                 break
             except kite_errors.TokenException:
                 sent.message = "the session ended before it was sent"
@@ -546,7 +571,7 @@ class Rebalancer:
                     if self._opening():
                         self.sleep(CLOSED_MARKET_RETRY_SECONDS)
                         continue
-                    sent.status, sent.message = "REJECTED", str(error)
+                    sent.status, sent.message = Status.REJECTED, str(error)
                     self.on_order(self.result.run_id, sent)
                     raise AbortRun(
                         "The market is closed (NSE trades 09:15-15:30 IST on trading days): run without --no-wait "
@@ -555,7 +580,7 @@ class Rebalancer:
                 if not is_transient(error):
                     if not isinstance(error, kite_errors.KiteException):
                         raise
-                    sent.status = "REJECTED"
+                    sent.status = Status.REJECTED
                     sent.message = explain_rejection(error)
                     self._frozen[order.symbol] = "refused"
                     break
@@ -564,7 +589,7 @@ class Rebalancer:
                 try:
                     found = self._find(sent.tag)
                 except kite_errors.TokenException:
-                    sent.status = "UNKNOWN"
+                    sent.status = Sending.UNKNOWN
                     sent.message = (
                         f"sending failed ({type(error).__name__}) and the session ended before the order book could "
                         f"be checked: it may have been placed (tag {sent.tag})"
@@ -577,7 +602,7 @@ class Rebalancer:
                         "in Kite's order book, then run again."
                     ) from None
                 except (kite_errors.KiteException, requests.RequestException) as lookup:
-                    sent.status = "UNKNOWN"
+                    sent.status = Sending.UNKNOWN
                     sent.message = f"sending failed ({type(error).__name__}) and the order book did not answer"
                     self.on_order(self.result.run_id, sent)
                     raise AbortRun(
@@ -586,11 +611,11 @@ class Rebalancer:
                         "in Kite's order book before running again."
                     ) from None
                 if found is not None:
-                    sent.order_id, sent.status = found["order_id"], "SENT"
+                    sent.order_id, sent.status = found["order_id"], Sending.SENT
                     sent.message = f"the answer was lost ({type(error).__name__}); found in the order book"
                     break
                 if failures >= SEND_ATTEMPTS:
-                    sent.status = "FAILED"
+                    sent.status = Sending.FAILED
                     code = f"HTTP {error.code} " if isinstance(error, kite_errors.KiteException) else ""
                     sent.message = (
                         f"{code}{type(error).__name__}: {str(error).rstrip('.') or 'no detail'}; "
@@ -626,12 +651,12 @@ class Rebalancer:
                 sent.filled = entry["filled_quantity"]
                 sent.average_price = entry["average_price"]
                 if sent.filled:
-                    (self._bought if sent.side == "BUY" else self._sold).add(sent.symbol)
+                    (self._bought if sent.side == Side.BUY else self._sold).add(sent.symbol)
                 if entry.get("status_message"):
                     sent.message = entry["status_message"]
-                if sent.status in FINAL:
-                    if sent.status != "COMPLETE":
-                        self._frozen[sent.symbol] = sent.outcome if sent.status == "REJECTED" else "cancelled"
+                if sent.status in FINAL_STATUSES:
+                    if sent.status != Status.COMPLETE:
+                        self._frozen[sent.symbol] = sent.outcome if sent.status == Status.REJECTED else "cancelled"
                     self.on_order(self.result.run_id, sent)
             if not any(order.waiting for order in orders) or waited >= self.options.fill_timeout:
                 return

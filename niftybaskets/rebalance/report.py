@@ -1,11 +1,9 @@
-"""The rebalance report: a console table, a JSON document and a Markdown summary, from one result."""
+"""The rebalance report's content: a JSON document and a Markdown summary from one result, and the
+words both share with the console's table (which the application layer draws)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
-
-from rich.console import Console
-from rich.table import Table
 
 from niftybaskets.rebalance.execute import OrderRecord, RunResult, sentence
 
@@ -14,16 +12,16 @@ def percent(part: float, whole: float) -> float:
     return round(100 * part / whole, 3) if whole else 0.0
 
 
-def order_line(order: OrderRecord, live: bool) -> str:
+def order_line(order: OrderRecord, sent: bool) -> str:
     """What became of an order, as the tables show it: "BUY 39 filled", "SELL 10 refused",
     "BUY 20 of 39 partly filled", "BUY 32 not sent"; a dry run's "BUY 39 not sent (dry run)"."""
     count = f"{order.filled} of {order.quantity}" if order.outcome == "partly filled" else str(order.quantity)
-    return f"{order.side} {count} {order.outcome}" + ("" if live else " (dry run)")
+    return f"{order.side} {count} {order.outcome}" + ("" if sent else " (dry run)")
 
 
 def order_reasons(result: RunResult) -> list[str]:
     """One line per order not filled (and per filled one with something to say), with why."""
-    if not result.live:
+    if not result.sends_orders:
         return []  # every order of a dry run is not sent for the same reason, which the report says
     lines = []
     for order in result.orders:
@@ -34,7 +32,7 @@ def order_reasons(result: RunResult) -> list[str]:
     return lines
 
 
-def _after(deficit: dict) -> str:
+def after_text(deficit: dict) -> str:
     if deficit["after"] is None:
         return "after: unknown, the run stopped before it could read the account again (see Kite's order book)"
     label = "expected after" if deficit["after_is_expected"] else "after"
@@ -54,7 +52,7 @@ def report_data(result: RunResult) -> dict:
             # A dry run changes nothing: its "after" is the plan's, when it would trade at all. A live
             # run's is what Kite shows (None: the run stopped before it could read the account again).
             expected = plan.after[symbol] if orders else plan.held[symbol]
-            held_after = (end.quantities.get(symbol, 0) if end else None) if result.live else expected
+            held_after = (end.quantities.get(symbol, 0) if end else None) if result.sends_orders else expected
             stocks.append(
                 {
                     "symbol": symbol,
@@ -65,13 +63,13 @@ def report_data(result: RunResult) -> dict:
                     "target_value": round(plan.targets.get(symbol, 0.0), 2),
                     "planned": [f"{order.side} {order.quantity}" for order in planned],
                     "held_after": held_after,
-                    "held_after_is_expected": not result.live,
+                    "held_after_is_expected": not result.sends_orders,
                 }
             )
     return {
         "run_id": result.run_id,
         "user_id": result.user_id,
-        "mode": "live" if result.live else "dry-run",
+        "mode": str(result.mode),
         "basket": str(result.basket.path),
         "started_at": result.started_at.isoformat(),
         "total_value": round(result.total_value, 2),
@@ -82,10 +80,10 @@ def report_data(result: RunResult) -> dict:
             "after_percent": None
             if result.deficit_after is None
             else percent(result.deficit_after, result.total_value),
-            "after_is_expected": not result.live,
+            "after_is_expected": not result.sends_orders,
         },
         "stop_reason": result.stop_reason,
-        "exit_code": result.exit_code,
+        "failed": result.failed,
         "warnings": result.basket.warnings,
         "notes": result.notes,
         "stocks": stocks,
@@ -102,54 +100,20 @@ def report_data(result: RunResult) -> dict:
     }
 
 
-def print_report(result: RunResult, console: Console) -> None:
-    data = report_data(result)
-    if result.first_plan is None:  # it stopped before looking at the account
-        console.print(sentence(f"Stopped before planning: {data['stop_reason']}"), highlight=False, markup=False)
-        return
-    table = Table(title=f"Rebalance {data['run_id']} of {data['user_id']} ({data['mode']})")
-    for column in ("stock", "weight", "price", "from", "held", "target ₹", "orders", _held_after(result)):
-        table.add_column(column, justify="left" if column in ("stock", "from", "orders") else "right")
-    lines = _order_lines(result)
-    for stock in data["stocks"]:
-        orders = lines.get(stock["symbol"], [])
-        table.add_row(
-            stock["symbol"],
-            f"{stock['weight']:.1%}",
-            f"{stock['price']:,.2f}",
-            stock["price_source"] or "?",
-            str(stock["held_before"]),
-            f"{stock['target_value']:,.0f}",
-            ", ".join(orders) or "-",
-            "?" if stock["held_after"] is None else str(stock["held_after"]),
-        )
-    console.print(table)
-    console.print(
-        f"Total value ₹{data['total_value']:,.0f}; deficit before ₹{data['deficit']['before']:,.0f} "
-        f"({data['deficit']['before_percent']:.2f}%), {_after(data['deficit'])}.",
-        highlight=False,
-    )
-    for line in order_reasons(result):
-        console.print(line, highlight=False, markup=False)
-    for line in [*data["warnings"], *data["notes"]]:
-        console.print(sentence(f"Note: {line}"), highlight=False, markup=False)
-    console.print(sentence(f"Stopped: {data['stop_reason']}"), highlight=False, markup=False)
+def held_after_label(result: RunResult) -> str:
+    return "held after" if result.sends_orders else "planned after"
 
 
-def _held_after(result: RunResult) -> str:
-    return "held after" if result.live else "planned after"
-
-
-def _order_lines(result: RunResult) -> dict[str, list[str]]:
+def order_lines(result: RunResult) -> dict[str, list[str]]:
     """Each stock's order lines, each with what became of it. A planned order that has no record
     (none should be left without one) is shown as not sent, never as if it were done."""
     lines: dict[str, list[str]] = {}
     for order in result.orders:
-        lines.setdefault(order.symbol, []).append(order_line(order, result.live))
+        lines.setdefault(order.symbol, []).append(order_line(order, result.sends_orders))
     if result.first_plan is not None and result.passes:
         for order in result.first_plan.orders:
             if order.symbol not in lines:
-                suffix = "" if result.live else " (dry run)"
+                suffix = "" if result.sends_orders else " (dry run)"
                 lines[order.symbol] = [f"{order.side} {order.quantity} not sent{suffix}"]
     return lines
 
@@ -167,15 +131,15 @@ def markdown_summary(result: RunResult) -> str:
         f"## Rebalance {data['run_id']} ({data['mode']}) for {data['user_id']}",
         "",
         f"Basket `{data['basket']}`, total value ₹{data['total_value']:,.0f}.",
-        f"Deficit before ₹{deficit['before']:,.0f} ({deficit['before_percent']:.2f}%), {_after(deficit)}. "
+        f"Deficit before ₹{deficit['before']:,.0f} ({deficit['before_percent']:.2f}%), {after_text(deficit)}. "
         + sentence(f"Stopped: {data['stop_reason']}"),
         "",
-        f"| stock | price (source) | held | target ₹ | orders | {_held_after(result)} |",
+        f"| stock | price (source) | held | target ₹ | orders | {held_after_label(result)} |",
         "|---|---:|---:|---:|---|---:|",
     ]
-    order_lines = _order_lines(result)
+    lines_by_symbol = order_lines(result)
     for stock in data["stocks"]:
-        orders = ", ".join(order_lines.get(stock["symbol"], [])) or "-"
+        orders = ", ".join(lines_by_symbol.get(stock["symbol"], [])) or "-"
         held_after = "?" if stock["held_after"] is None else stock["held_after"]
         lines.append(
             f"| {stock['symbol']} | {stock['price']:,.2f} ({stock['price_source'] or '?'}) | {stock['held_before']} "

@@ -1,4 +1,4 @@
-"""What `scripts/analyze_stocks.py` does: an index's stocks, one grounded forecast each, a summary."""
+"""An index's stocks, one grounded forecast each, and what the run did (a Summary for the caller to show)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
+from niftybaskets.errors import NiftyError
 from niftybaskets.market import Clock, system_clock
 from niftybaskets.marketdata.answers import MarketDataError
 from niftybaskets.marketdata.chain import MarketData
 from niftybaskets.research.forecasts import Forecaster, ForecastOutcome
 from niftybaskets.research.gemini import Gemini, GeminiError
-from niftybaskets.store import Store
+from niftybaskets.store import ResearchStore
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +23,7 @@ CACHE_HOURS = 12
 FRESH_LIST_HOURS = 24
 
 
-class AnalyzeError(RuntimeError):
+class AnalyzeError(NiftyError):
     """The analysis cannot start; the message says what to do."""
 
 
@@ -52,10 +50,11 @@ class Summary:
     warnings: list[str] = field(default_factory=list)
     input_tokens: int = 0
     output_tokens: int = 0
+    calls_per_key: list[tuple[int, int]] = field(default_factory=list)  # (calls, rate-limited), key #1 first
 
 
 def load_constituents(
-    store: Store, market: MarketData, index: str, force: bool, clock: Clock, say: Callable[[str], None]
+    store: ResearchStore, market: MarketData, index: str, force: bool, clock: Clock, say: Callable[[str], None]
 ) -> list[dict]:
     """The index's stocks: the stored list while it is fresh, else the first source's that answers
     (falling back to the stored one)."""
@@ -81,17 +80,17 @@ def load_constituents(
 
 
 def analyze(
-    store: Store,
+    store: ResearchStore,
     market: MarketData,
     gemini: Gemini,
     forecaster: Forecaster,
     options: AnalyzeOptions,
-    console: Console,
+    say: Callable[[str], None],
     clock: Clock = system_clock,
+    progress: Callable[[int, int], None] = lambda finished, total: None,
 ) -> Summary:
-    def say(message: str) -> None:
-        console.print(message, markup=False, highlight=False, soft_wrap=True)
-
+    """Research the index's stocks not forecast recently; `progress` hears (forecasts finished, to
+    research) as they finish. On Ctrl-C the forecasts in progress are kept, then it is raised again."""
     stocks = load_constituents(store, market, options.index, options.force_nse, clock, say)
     summary = Summary()
     since = (clock() - timedelta(hours=CACHE_HOURS)).isoformat()
@@ -126,20 +125,13 @@ def analyze(
             summary.failed[outcome.symbol] = outcome.error or "unknown error"
             log.warning("%s failed: %s", outcome.symbol, outcome.error)
 
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )
     queue = list(todo)
     calls_before = sum(gemini.pool.calls)
     started: dict[Future, str] = {}
     running: set[Future] = set()
-    with Progress(*columns, console=console, transient=False) as progress, ThreadPoolExecutor(options.workers) as pool:
-        task = progress.add_task("forecasts", total=len(todo))
+    finished_count = 0
+    progress(finished_count, len(todo))
+    with ThreadPoolExecutor(options.workers) as pool:
         try:
             while queue or running:
                 # Submit no more than the workers take; every stock started needs a call at least, so
@@ -165,44 +157,19 @@ def analyze(
                 finished, running = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     keep(future)
-                    progress.advance(task)
+                    finished_count += 1
+                    progress(finished_count, len(todo))
         except KeyboardInterrupt:
             # The calls in progress are paid for: wait for them and keep what they bring.
-            console.print("Stopping: finishing the forecasts in progress (Ctrl-C again to abandon them)...")
+            say("Stopping: finishing the forecasts in progress (Ctrl-C again to abandon them)...")
             queue.clear()
             for future in running:
                 keep(future)
             raise
     if summary.halt is None and summary.failed:  # the last stocks failed for a reason of the whole run
         summary.halt = gemini.halted()
+    summary.calls_per_key = list(zip(gemini.pool.calls, gemini.pool.rate_limited, strict=True))
     return summary
-
-
-def print_summary(summary: Summary, gemini: Gemini, console: Console, seconds: float) -> None:
-    def say(message: str) -> None:
-        console.print(message, markup=False, highlight=False, soft_wrap=True)
-
-    say(
-        f"Done: {len(summary.done)} researched, {len(summary.cached)} reused, {len(summary.failed)} failed, "
-        f"{len(summary.skipped)} skipped (call budget)"
-        + (f", {len(summary.stopped)} not started (Gemini cannot serve this run)" if summary.stopped else "")
-        + f" in {seconds:.0f} s; tokens {summary.input_tokens:,} in, {summary.output_tokens:,} out."
-    )
-    per_key = ", ".join(
-        f"#{i + 1}: {calls} ({limited} rate-limited)"
-        for i, (calls, limited) in enumerate(zip(gemini.pool.calls, gemini.pool.rate_limited, strict=True))
-    )
-    say(f"Calls per key: {per_key}.")
-    for symbol, reason in sorted(summary.failed.items()):
-        say(f"Failed {symbol}: {reason}")
-    for warning in summary.warnings:
-        say(f"Warning: {warning}")
-    if summary.skipped:
-        say(f"Not researched (the --max-calls budget ran out): {', '.join(summary.skipped)}")
-    if summary.stopped:
-        say(f"Not researched ({summary.halt}): {', '.join(summary.stopped)}")
-    elif summary.halt is not None:
-        say(f"Stopped: {summary.halt}")
 
 
 def new_run_id(clock: Clock = system_clock) -> str:

@@ -26,6 +26,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from niftybaskets.config import GEMINI_KEY_PATTERN
+from niftybaskets.errors import BAD_INPUT, NiftyError
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ UNREACHABLE_SECONDS = 15.0
 KEYS_HELP = "put working keys from aistudio.google.com/apikey in GEMINI_API_KEYS (comma-separated), then run again"
 
 
-class GeminiError(RuntimeError):
+class GeminiError(NiftyError):
     """Gemini did not answer usefully; the message says why (never with a key)."""
 
 
@@ -63,6 +64,8 @@ class GeminiRejected(GeminiError):
 
 
 class GeminiKeysRefused(GeminiError):
+    exit_code = BAD_INPUT  # keys to replace, not a failure of this run
+
     """Gemini refused every key of GEMINI_API_KEYS: a setting to fix, not a failure to retry."""
 
 

@@ -5,32 +5,18 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from niftybaskets.rebalance.basket import normalise_ticker
+from niftybaskets.baskets import Candidate, normalise_ticker
+from niftybaskets.errors import NiftyError
 from niftybaskets.research.gemini import Gemini, GeminiError, GeminiKeysRefused
 from niftybaskets.research.prompts import Prompt
 from niftybaskets.research.schemas import BasketChoice
 
 
-class PortfolioError(RuntimeError):
+class PortfolioError(NiftyError):
     """No basket could be made; the message says why and what to do."""
-
-
-@dataclass(frozen=True)
-class Candidate:
-    symbol: str
-    industry: str
-    gain: float  # average expected gain over the recent forecasts (passes), percent
-    passes: int
-    spread: float  # (highest - lowest target price) / mean target, percent: how much the passes agree
-    targets: list[float]
-    last_price: float
-    horizon_days: int
-    reasoning: str  # the latest forecast's
-    sources: list[str]
 
 
 def candidates(forecasts: list[dict], industries: dict[str, str], n: int) -> list[Candidate]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from niftybaskets.site.baskets import parse_stem
+from niftybaskets.baskets import FOLDER, parse_stem
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0 auto;
@@ -42,7 +42,7 @@ def page(title: str, body: str, home: str) -> str:
 def title_of(relative: Path, markdown: str) -> str:
     """A basket page's title names its index and day (its heading is the same on every basket);
     other pages take their first heading."""
-    basket = parse_stem(relative.stem) if relative.parts[0] == "baskets" else None
+    basket = parse_stem(relative.stem) if relative.parts[0] == FOLDER else None
     if basket is not None:
         return f"{basket.index} basket of {basket.created:%d %b %Y}"
     for line in markdown.splitlines():

@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from niftybaskets.site.baskets import Published, parse_stem
+from niftybaskets.baskets import Published, published
 
 START, END = "<!-- baskets:start -->", "<!-- baskets:end -->"
 HEADER = """# niftybaskets
@@ -19,11 +19,6 @@ Weekly baskets of NSE stocks, researched by Gemini with Google Search and publis
 basket page lists its stocks, weights, expected gain and sources, with every forecast behind it.
 Not investment advice.
 """
-
-
-def published(docs: Path) -> list[Published]:
-    found = (parse_stem(path.stem) for path in (docs / "baskets").glob("*.json"))
-    return sorted((p for p in found if p), key=lambda p: (p.created, p.stem), reverse=True)
 
 
 def line(basket: Published) -> str:
@@ -40,6 +35,7 @@ def ledgers(docs: Path) -> list[tuple[str, str]]:
 
 
 def render_lists(baskets: list[Published], scored: Sequence[tuple[str, str]] = ()) -> str:
+    """The lists, from `baskets` given newest first."""
     latest: dict[str, Published] = {}
     for basket in baskets:
         latest.setdefault(basket.index, basket)
@@ -59,7 +55,7 @@ def render_lists(baskets: list[Published], scored: Sequence[tuple[str, str]] = (
 def update_index(docs: Path) -> Path:
     path = docs / "index.md"
     text = path.read_text(encoding="utf-8") if path.exists() else HEADER
-    lists = render_lists(published(docs), ledgers(docs))
+    lists = render_lists(published(docs)[::-1], ledgers(docs))
     pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.DOTALL)
     text = pattern.sub(lambda _: lists, text) if pattern.search(text) else text.rstrip() + "\n\n" + lists + "\n"
     path.write_text(text, encoding="utf-8")

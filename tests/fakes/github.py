@@ -65,6 +65,7 @@ class FakeGitHub:
             "id": number,
             "name": name,
             "expired": False,
+            "created_at": run.created_at,
             "archive_download_url": f"{self.url}/repos/{self.repository}/actions/artifacts/{number}/zip",
             "workflow_run": {"id": run.id},
         }

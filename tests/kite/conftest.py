@@ -12,7 +12,7 @@ from cryptography.fernet import Fernet
 from niftybaskets.config import Settings
 from niftybaskets.encryption import fernet_from_key
 from niftybaskets.kite.sessions import Sessions
-from niftybaskets.store import Store
+from niftybaskets.store import TokenStore
 
 KEY = Fernet.generate_key().decode()
 
@@ -53,7 +53,7 @@ class World:
         self.settings = settings
         self.messages: list[str] = []
         self.links: list[str] = []
-        self.store = Store(settings.store_path)
+        self.store = TokenStore(settings.store_path)
         self.sessions = Sessions(settings, self.store, fernet_from_key(KEY), say=self.messages.append)
 
     @property

@@ -9,10 +9,10 @@ import requests
 from kiteconnect import KiteConnect
 from rich.console import Console
 
+from niftybaskets.cli.kite_login import show_link
 from niftybaskets.config import ConfigError
 from niftybaskets.encryption import decrypt, fernet_from_key
-from niftybaskets.kite.helper import show_link
-from niftybaskets.kite.login import callback_address, run_login
+from niftybaskets.kite.login import LoginFailed, callback_address, run_login
 from niftybaskets.webserver import PortInUseError
 from tests.kite.conftest import KEY, Browser, make_settings
 
@@ -31,8 +31,8 @@ def login(world, browser=None, timeout=10.0, settings=None):
 
 def test_a_login_stores_an_encrypted_token_that_works(world):
     browser = Browser()
-    result = login(world, browser)
-    assert result.exit_code == 0 and result.session.user_id == "ZP0001"
+    session = login(world, browser)
+    assert session.user_id == "ZP0001"
     assert "Logged in to Kite as ZP0001" in browser.last.text
     assert world.links == [f"http://127.0.0.1:{world.port}/login"]
     [stored] = world.store.tokens()
@@ -64,8 +64,16 @@ def callback_query(world):
 
 
 def run_in_background(world, timeout):
+    """The login on a thread; `outcome` gets its session ("session") or its error ("error")."""
     outcome = {}
-    thread = threading.Thread(target=lambda: outcome.setdefault("result", login(world, None, timeout)))
+
+    def log_in() -> None:
+        try:
+            outcome["session"] = login(world, None, timeout)
+        except LoginFailed as error:
+            outcome["error"] = error
+
+    thread = threading.Thread(target=log_in)
     thread.start()
     for _ in range(200):
         if world.links:
@@ -82,7 +90,7 @@ def test_a_forged_callback_is_refused_and_the_real_login_still_completes(world):
     real = requests.get(callback_query(world), timeout=10)
     thread.join()
     assert real.status_code == 200
-    assert outcome["result"].session.user_id == "ZP0001"
+    assert outcome["session"].user_id == "ZP0001"
 
 
 @pytest.mark.parametrize(
@@ -98,7 +106,7 @@ def test_a_failed_or_empty_callback_gets_a_clear_page_and_the_helper_keeps_waiti
     assert response.status_code == 400
     thread.join()
     assert any(message in text for text in world.messages)
-    assert outcome["result"].exit_code == 1 and "No login within" in outcome["result"].error
+    assert "No login within" in str(outcome["error"]) and outcome["error"].exit_code == 1
     assert world.store.tokens() == []
 
 
@@ -109,8 +117,9 @@ def test_other_paths_answer_404(world):
 
 
 def test_a_timeout_ends_the_wait_and_frees_the_port(world):
-    result = login(world, None, timeout=0.2)
-    assert (result.session, result.exit_code) == (None, 1)
+    with pytest.raises(LoginFailed, match=r"No login within 0\.2 seconds") as failed:
+        login(world, None, timeout=0.2)
+    assert failed.value.exit_code == 1
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", world.port))
 
@@ -126,8 +135,9 @@ def test_a_taken_port_is_reported(world):
 def test_a_wrong_api_secret_fails_the_exchange_as_a_configuration_error(world, tmp_path):
     settings = make_settings(world.paper.url, tmp_path, world.port, kite_api_secret="wrong")
     world.sessions.settings = settings
-    result = login(world, Browser(), settings=settings)
-    assert result.exit_code == 2 and "KITE_API_SECRET" in result.error
+    with pytest.raises(ConfigError, match="KITE_API_SECRET") as refused:
+        login(world, Browser(), settings=settings)
+    assert refused.value.exit_code == 2
     assert world.store.tokens() == []
 
 
@@ -189,7 +199,7 @@ def test_a_callback_with_a_bad_request_token_leaves_the_helper_waiting_for_the_r
     real = requests.get(callback_query(world), timeout=10)  # the helper still listens
     thread.join()
     assert real.status_code == 200 and "Logged in to Kite as ZP0001" in real.text
-    assert outcome["result"].exit_code == 0 and outcome["result"].session.user_id == "ZP0001"
+    assert outcome["session"].user_id == "ZP0001"
     assert any("Kite refused this login's request token" in message for message in world.messages)
 
 
@@ -197,11 +207,11 @@ def test_a_helper_that_only_saw_failed_logins_times_out_naming_the_last_failure(
     thread, outcome = run_in_background(world, timeout=1.5)
     assert requests.get(bad_token_callback(world), timeout=10).status_code == 400
     thread.join()
-    result = outcome["result"]
-    assert result.exit_code == 1 and result.session is None
-    assert result.error.startswith("No login within 1.5 seconds; run the helper again.")
-    assert "The last attempt failed: Kite refused this login's request token" in result.error
-    assert ".." not in result.error
+    message = str(outcome["error"])
+    assert "session" not in outcome and outcome["error"].exit_code == 1
+    assert message.startswith("No login within 1.5 seconds; run the helper again.")
+    assert "The last attempt failed: Kite refused this login's request token" in message
+    assert ".." not in message
 
 
 def race(url: str, copies: int) -> list[requests.Response]:
@@ -247,8 +257,7 @@ def test_duplicate_callbacks_at_once_report_the_login_that_succeeded(world):
         assert duplicate_failed.is_set()
         assert [response.status_code for response in responses] == [200] * 4
         assert all("Logged in to Kite as ZP0001" in response.text for response in responses)
-        result = outcome["result"]
-        assert (result.exit_code, result.error, result.session.user_id) == (0, None, "ZP0001")
+        assert "error" not in outcome and outcome["session"].user_id == "ZP0001"
         assert not any("refused" in message for message in world.messages)
         [stored] = world.store.tokens()
         token = decrypt(fernet_from_key(KEY), stored.encrypted_token)

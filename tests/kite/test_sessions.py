@@ -11,7 +11,8 @@ from niftybaskets.config import ConfigError
 from niftybaskets.encryption import encrypt, fernet_from_key
 from niftybaskets.kite.sessions import KiteSession, NoSessionError, Sessions
 from niftybaskets.market import IST
-from niftybaskets.store import MIGRATIONS, Store
+from niftybaskets.store import MIGRATIONS, TokenStore
+from tests.fakes.clock import FakeClock
 from tests.kite.conftest import make_settings
 
 
@@ -127,7 +128,7 @@ def test_a_login_for_kite_is_kept_when_the_same_key_points_at_another_exchange(w
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=IST)
 
 
-def legacy_store(world, tmp_path, tokens: dict[str, tuple[str, str]]) -> Store:
+def legacy_store(world, tmp_path, tokens: dict[str, tuple[str, str]]) -> TokenStore:
     """A store written before tokens recorded their API key (schema 1), with `tokens`
     {user_id: (access_token, issued_at)}, opened (and migrated) by this version."""
     path = tmp_path / "legacy.sqlite"
@@ -138,7 +139,7 @@ def legacy_store(world, tmp_path, tokens: dict[str, tuple[str, str]]) -> Store:
             db.execute("INSERT INTO kite_tokens VALUES (?, ?, ?, ?)", (user_id, "Someone", sealed, issued_at))
         db.execute("PRAGMA user_version = 1")
     db.close()
-    return Store(path)
+    return TokenStore(path)
 
 
 def test_logins_stored_before_keys_were_recorded_are_adopted_or_kept_unless_surely_dead(world, tmp_path):
@@ -152,7 +153,7 @@ def test_logins_stored_before_keys_were_recorded_are_adopted_or_kept_unless_sure
         {"ZP0001": (alive, "2026-11-23T08:00:00+05:30"), "ZP0002": (ended, "2026-11-23T08:00:00+05:30")},
     )
     requests.post(f"{world.paper.url}/admin/accounts/ZP0002/expire-sessions", timeout=5)
-    sessions = Sessions(world.settings, store, world.sessions.fernet, world.messages.append, clock=lambda: NOW)
+    sessions = Sessions(world.settings, store, world.sessions.fernet, world.messages.append, clock=FakeClock(NOW))
     assert [session.user_id for session in sessions.stored()] == ["ZP0001"]
     by_user = {token.user_id: token for token in store.tokens()}
     digest = api_key_digest("paperkey", world.settings.kite_api_root)
@@ -162,7 +163,7 @@ def test_logins_stored_before_keys_were_recorded_are_adopted_or_kept_unless_sure
     with pytest.raises(NoSessionError, match="stored login of ZP0002: it has ended, or KITE_API_KEY is not the key"):
         sessions.require("ZP0002", quiet=True)
     next_morning = Sessions(
-        world.settings, store, world.sessions.fernet, world.messages.append, clock=lambda: NOW + timedelta(days=1)
+        world.settings, store, world.sessions.fernet, world.messages.append, clock=FakeClock(NOW + timedelta(days=1))
     )
     assert [session.user_id for session in next_morning.stored()] == ["ZP0001"]
     assert [token.user_id for token in store.tokens()] == ["ZP0001"]  # issued before 06:00 today: dead for sure

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from niftybaskets.baskets import Candidate, Published
 from niftybaskets.config import Settings
 from niftybaskets.ledger.history import WebHistory
 from niftybaskets.market import IST, NseCalendar
 from niftybaskets.marketdata.nse import NseClient
 from niftybaskets.ratelimit import RateLimiter
-from niftybaskets.research.portfolio import Candidate
-from niftybaskets.site.baskets import Published, write_basket
+from niftybaskets.site.baskets import write_basket
 from niftybaskets.site.index_page import update_index
 from niftybaskets.webserver import BackgroundServer
 from tests.fakes.clock import FakeClock, SteppingMonotonic

@@ -7,8 +7,8 @@ from datetime import date, datetime
 import pytest
 from rich.console import Console
 
+from niftybaskets.cli.score_ledger import ScoreRequest, score
 from niftybaskets.kite.client import KiteClient
-from niftybaskets.ledger.command import ScoreRequest, score
 from niftybaskets.ledger.history import HistoryError, KiteHistory
 from niftybaskets.market import IST
 from niftybaskets.ratelimit import RateLimiter

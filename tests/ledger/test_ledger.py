@@ -10,7 +10,7 @@ from urllib.parse import quote
 import pytest
 from rich.console import Console
 
-from niftybaskets.ledger.command import LedgerError, ScoreRequest, score
+from niftybaskets.cli.score_ledger import LedgerError, ScoreRequest, score
 from niftybaskets.ledger.history import HistoryError, WebHistory
 from niftybaskets.market import IST
 from niftybaskets.marketdata.yahoo import YahooClient

@@ -6,7 +6,7 @@ from urllib.parse import unquote, urljoin
 
 from rich.console import Console
 
-from niftybaskets.ledger.command import ScoreRequest, score
+from niftybaskets.cli.score_ledger import ScoreRequest, score
 from niftybaskets.site.build import build_site
 from tests.ledger.conftest import INDEX
 from tests.site.conftest import Page

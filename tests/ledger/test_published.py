@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from niftybaskets.ledger.command import ScoreRequest, score
-from niftybaskets.ledger.published import published_baskets
+from niftybaskets.baskets import published_baskets
+from niftybaskets.cli.score_ledger import ScoreRequest, score
 from niftybaskets.market import IST
 from tests.fakes.clock import FakeClock
 

@@ -6,10 +6,9 @@ from datetime import date, datetime
 import pytest
 from rich.console import Console
 
-from niftybaskets.ledger.command import ScoreRequest, score
-from niftybaskets.ledger.published import published_baskets
+from niftybaskets.baskets import Candidate, published_baskets
+from niftybaskets.cli.score_ledger import ScoreRequest, score
 from niftybaskets.market import IST
-from niftybaskets.research.portfolio import Candidate
 from niftybaskets.site.baskets import write_basket
 from tests.ledger.conftest import INDEX
 from tests.ledger.test_ledger import FIRST_LINK, SECOND_LINK, hand_costs

@@ -9,8 +9,8 @@ from niftybaskets.marketdata.chain import MarketData
 from niftybaskets.marketdata.nse import NseClient
 from niftybaskets.paper.account_file import parse_account_file
 from niftybaskets.paper.embedded import EmbeddedExchange
-from niftybaskets.paper.exchange import PriceQuote
 from niftybaskets.paper.live_prices import PriceRefresher, market_price_source
+from niftybaskets.paper.market_data import PriceQuote
 from niftybaskets.webserver import BackgroundServer
 from tests.conftest import BASE_ACCOUNT, buy
 from tests.fakes.nse import FakeNse, quote_payload

@@ -1,7 +1,8 @@
 """Paper accounts live in SQLite: they survive a restart; --reset seeds them again."""
 
 import sqlite3
-from datetime import datetime
+from contextlib import closing
+from datetime import date, datetime
 
 import pytest
 import yaml
@@ -9,8 +10,8 @@ import yaml
 from niftybaskets.market import IST
 from niftybaskets.paper.account_file import parse_account_file
 from niftybaskets.paper.embedded import EmbeddedExchange
-from niftybaskets.paper.storage import Storage
-from niftybaskets.store import StoreError
+from niftybaskets.paper.storage import SCHEMA, Storage
+from niftybaskets.sqlite import StoreError
 from tests.conftest import BASE_ACCOUNT, buy
 
 
@@ -62,6 +63,25 @@ def test_a_database_from_another_schema_version_is_refused(tmp_path):
         db.execute("PRAGMA user_version = 99")
     with pytest.raises(StoreError, match="schema version 99"):
         Storage(path)
+
+
+def test_a_database_from_before_daily_candles_keeps_its_accounts_and_takes_candles(tmp_path):
+    path = tmp_path / "paper.sqlite"
+    with closing(sqlite3.connect(path)) as db:
+        db.executescript(SCHEMA)
+        db.execute(
+            "INSERT INTO accounts VALUES ('ZP0001', 'key', 'secret', 'A', 'a@example.com', '', 100000, '2026-11-23')"
+        )
+        db.execute("PRAGMA user_version = 1")
+        db.commit()
+    storage = Storage(path)
+    assert storage.user_ids() == ["ZP0001"]
+    with storage.transaction():
+        storage.replace_history("SBIN", [(date(2026, 11, 20), 790, 810, 780, 800, 1000)])
+    assert [tuple(row) for row in storage.history("SBIN", date(2026, 11, 1), date(2026, 11, 30))] == [
+        ("SBIN", "2026-11-20", 790, 810, 780, 800, 1000)
+    ]
+    storage.close()
 
 
 def test_on_a_later_day_the_files_prices_are_todays_and_the_saved_ones_yesterdays_close(tmp_path, clock, monotonic):

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from niftybaskets.baskets import load_basket
 from niftybaskets.kite.client import KiteClient
 from niftybaskets.market import NseCalendar
 from niftybaskets.ratelimit import RateLimiter
-from niftybaskets.rebalance.basket import load_basket
-from niftybaskets.rebalance.execute import Rebalancer, RunOptions
+from niftybaskets.rebalance.execute import Rebalancer, RunMode, RunOptions
 
 
 @dataclass
@@ -52,7 +52,7 @@ def rebalance(clock):
         rebalancer = Rebalancer(
             lambda: client,
             basket,
-            RunOptions(**{"live": True, "fill_timeout": 10.0, "cash_buffer": 0.0, **options}),
+            RunOptions(**{"mode": RunMode.PAPER, "fill_timeout": 10.0, "cash_buffer": 0.0, **options}),
             user_id="ZP0001",
             clock=clock,
             sleep=pauses.sleep,

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from niftybaskets.rebalance.basket import BasketError, load_basket
+from niftybaskets.baskets import BasketError, load_basket
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "baskets"
 

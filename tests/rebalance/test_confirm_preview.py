@@ -14,9 +14,9 @@ from niftybaskets.kite.client import KiteClient
 from niftybaskets.kite.sessions import KiteSession, Sessions
 from niftybaskets.market import NseCalendar
 from niftybaskets.ratelimit import RateLimiter
-from niftybaskets.rebalance.execute import Rebalancer, RunOptions
+from niftybaskets.rebalance.execute import Rebalancer, RunMode, RunOptions
 from niftybaskets.rebalance.report import report_data
-from niftybaskets.store import Store
+from niftybaskets.store import TokenStore
 from tests.rebalance.conftest import Pauses
 from tests.rebalance.test_rebalance_script import KEY, run
 
@@ -36,7 +36,7 @@ def kite_is_paper(make_paper, tmp_path):
     settings = Settings(
         _env_file=None, kite_api_key="paperkey", kite_api_root=paper.url, encryption_key=KEY, data_dir=tmp_path / "data"
     )
-    store = Store(settings.store_path)
+    store = TokenStore(settings.store_path)
     Sessions(settings, store, fernet_from_key(KEY)).save(
         KiteSession("ZP0001", "Paper", paper.kite.access_token, "2026-11-23T09:00:00+05:30")
     )
@@ -151,7 +151,7 @@ def test_a_live_run_whose_plan_differs_from_the_confirmed_preview_sends_no_more_
     rebalancer = Rebalancer(
         lambda: client,
         basket_file({"SBIN": 0.5, "IDEA": 0.5}),
-        RunOptions(live=True, wait=False, cash_buffer=0.0, fill_timeout=10.0),
+        RunOptions(mode=RunMode.PAPER, wait=False, cash_buffer=0.0, fill_timeout=10.0),
         user_id="ZP0001",
         clock=clock,
         sleep=pauses.sleep,

@@ -7,6 +7,7 @@ from kiteconnect import KiteConnect
 from kiteconnect.exceptions import NetworkException
 
 from niftybaskets.market import IST
+from niftybaskets.rebalance.execute import RunMode
 from tests.conftest import buy
 
 WEIGHTS = {"SBIN": 0.5, "TCS": 0.3, "IDEA": 0.2}
@@ -26,7 +27,7 @@ def arm(paper, **fault):
 
 def test_a_run_sells_first_then_buys_and_reaches_the_optimum(paper, rebalance, basket_file):
     result = rebalance(paper, basket_file(WEIGHTS))
-    assert result.exit_code == 0
+    assert not result.failed
     assert trades(paper)[0] == ("SELL", "INFY", 10)
     assert {symbol for side, symbol, _ in trades(paper) if side == "BUY"} == {"SBIN", "TCS", "IDEA"}
     assert result.deficit_before > 100000 and result.deficit_after < 3500  # TCS at 3500 is one coarse share
@@ -37,7 +38,7 @@ def test_a_run_sells_first_then_buys_and_reaches_the_optimum(paper, rebalance, b
 
 
 def test_a_dry_run_sends_nothing(paper, rebalance, basket_file):
-    result = rebalance(paper, basket_file(WEIGHTS), live=False)
+    result = rebalance(paper, basket_file(WEIGHTS), mode=RunMode.DRY_RUN)
     assert paper.kite.orders() == []
     assert result.stop_reason == "dry run: nothing was sent"
     assert result.first_plan.orders
@@ -47,7 +48,7 @@ def test_it_waits_for_0914_then_retries_until_the_market_takes_orders(make_paper
     paper = make_paper(rules={"token_expiry": False})
     clock.set(datetime(2026, 11, 21, 11, 0, tzinfo=IST))  # Saturday
     result = rebalance(paper, basket_file(WEIGHTS))
-    assert result.exit_code == 0, result.stop_reason
+    assert not result.failed, result.stop_reason
     assert any("Waiting for the market" in message and "Mon 23 Nov 09:14" in message for message in result.messages)
     first = paper.kite.orders()[0]
     assert first["order_timestamp"] == datetime(2026, 11, 23, 9, 15)  # tried from 09:14 every 3 s, taken at 09:15
@@ -58,7 +59,7 @@ def test_it_waits_for_0914_then_retries_until_the_market_takes_orders(make_paper
 def test_an_order_placed_but_whose_answer_is_lost_is_found_not_repeated(paper, rebalance, basket_file):
     arm(paper, endpoint="POST /orders/regular", status=502, when="after", times=2)
     result = rebalance(paper, basket_file(WEIGHTS))
-    assert result.exit_code == 0
+    assert not result.failed
     assert len(tags(paper)) == len(set(tags(paper)))
     found = [o for o in result.orders if "found in the order book" in o.message]
     assert len(found) == 2
@@ -102,7 +103,7 @@ def test_a_stock_stuck_at_its_circuit_stops_the_loop_instead_of_sending_twice(pa
 def test_an_earlier_runs_open_orders_are_waited_for_and_block_a_rerun(paper, rebalance, basket_file):
     buy(paper.kite, "IDEA", 1, order_type="LIMIT", price=9, market_protection=None, tag="NBOLDRUN001")
     result = rebalance(paper, basket_file(WEIGHTS), fill_timeout=1.0)
-    assert result.exit_code == 1
+    assert result.failed
     assert "earlier run's orders still open" in result.stop_reason
     assert len(paper.kite.orders()) == 1
 
@@ -118,7 +119,7 @@ def test_a_rerun_after_a_finished_run_sends_nothing_new(paper, rebalance, basket
 def test_a_dead_session_stops_the_run_with_the_login_command(paper, rebalance, basket_file):
     paper.exchange.expire_sessions("ZP0001")
     result = rebalance(paper, basket_file(WEIGHTS))
-    assert result.exit_code == 1
+    assert result.failed
     assert "python3 scripts/kite_login.py" in result.stop_reason
 
 
@@ -126,7 +127,7 @@ def test_with_the_old_20_percent_block_and_t1_sales_no_order_is_rejected(make_pa
     paper = make_paper(rules={"sale_proceeds": "block_20_percent"}, cash=0, t1_holdings={"TCS": 2})
     result = rebalance(paper, basket_file({"SBIN": 0.6, "IDEA": 0.4}))
     assert not [o for o in result.orders if o.status in ("REJECTED", "FAILED")]
-    assert result.exit_code == 0
+    assert not result.failed
     assert "usable only from the next session" in result.stop_reason
 
 
@@ -150,7 +151,7 @@ def test_outside_the_opening_minutes_a_closed_market_stops_the_run_at_once(make_
         attempts = count_calls(paper.kite, "place_order")
         result = rebalance(paper, basket_file(WEIGHTS), wait=False)
         assert len(attempts) == 1
-        assert result.exit_code == 1 and "The market is closed" in result.stop_reason
+        assert result.failed and "The market is closed" in result.stop_reason
         assert 3.0 not in result.pauses.slept
 
 
@@ -173,7 +174,7 @@ def test_a_price_move_between_reads_never_trades_a_stock_back(make_paper, rebala
 def test_kite_not_answering_is_exit_1_with_a_message(paper, rebalance, basket_file):
     arm(paper, endpoint="GET /portfolio/holdings", status=503, times=4)
     result = rebalance(paper, basket_file(WEIGHTS))
-    assert result.exit_code == 1
+    assert result.failed
     assert "Kite did not answer" in result.stop_reason and "Nothing was sent" in result.stop_reason
 
 
@@ -191,7 +192,7 @@ def test_a_lost_answer_with_the_order_book_down_stops_and_names_the_tag(paper, r
     result = rebalance(paper, basket_file(WEIGHTS))
     paper.kite.orders = book
     [unknown] = [o for o in result.orders if o.status == "UNKNOWN"]
-    assert result.exit_code == 1 and f"Look for tag {unknown.tag}" in result.stop_reason
+    assert result.failed and f"Look for tag {unknown.tag}" in result.stop_reason
     assert result.deficit_after is None
     assert len(paper.kite.orders()) == 1  # the one that was placed; nothing more was sent
 
@@ -207,7 +208,7 @@ def test_a_holding_kite_gives_no_price_is_left_out_not_fatal(paper, rebalance, b
         return rows
 
     paper.kite.holdings = suspended_infy
-    paper.exchange.rules = paper.exchange.rules.model_copy(update={"market_data": False})
+    paper.exchange.rules.market_data = False  # the parts of the exchange share its rules
     result = rebalance(paper, basket_file({"SBIN": 0.5, "IDEA": 0.5}))
     assert any("No price for INFY" in message for message in result.messages)
     assert all(o.symbol != "INFY" for o in result.orders)
@@ -217,7 +218,7 @@ def test_a_storm_of_429s_is_bounded_and_ends_in_exit_1(paper, rebalance, basket_
     arm(paper, endpoint="POST /orders/regular", status=429, times=100)
     attempts = count_calls(paper.kite, "place_order")
     result = rebalance(paper, basket_file(WEIGHTS))
-    assert result.exit_code == 1
+    assert result.failed
     assert all(o.status == "FAILED" for o in result.orders if o.status != "NOT SENT")
     assert len(attempts) <= 4 * len(result.orders)
     assert paper.kite.orders() == []

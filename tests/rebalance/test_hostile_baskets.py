@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from niftybaskets.rebalance.basket import BasketError, load_basket, nse_symbol
+from niftybaskets.baskets import BasketError, load_basket, nse_symbol
 from tests.workflows.runner import clean_environment
 
 REPOSITORY = Path(__file__).resolve().parents[2]

@@ -1,5 +1,7 @@
-"""scripts/rebalance_portfolio.py as a user runs it: paper, dry run, live with confirmation."""
+"""scripts/rebalance_portfolio.py as a user runs it: paper, dry run, live with confirmation. Each option
+is tried in-process through main(argv); one run goes through the script itself."""
 
+import io
 import json
 import os
 import sqlite3
@@ -10,10 +12,11 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from niftybaskets.cli.rebalance_portfolio import main
 from niftybaskets.config import Settings
 from niftybaskets.encryption import fernet_from_key
 from niftybaskets.kite.sessions import KiteSession, Sessions
-from niftybaskets.store import Store
+from niftybaskets.store import TokenStore
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 SCRIPT = REPOSITORY / "scripts" / "rebalance_portfolio.py"
@@ -35,6 +38,26 @@ def run(*args, env_extra=None, tmp_path, stdin="", timeout=120):
     )
 
 
+@pytest.fixture
+def rebalance(tmp_path, monkeypatch, capsys):
+    """main(argv) in this process, in a clean environment in tmp_path: (exit code, stdout, stderr)."""
+    for name in list(os.environ):
+        if name.startswith(("KITE_", "ENCRYPTION_", "DATA_", "GITHUB_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+
+    def call(*args, env=None, stdin=""):
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setattr(sys, "stdin", stdin if not isinstance(stdin, str) else io.StringIO(stdin))
+        code = main([str(arg) for arg in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return call
+
+
 def test_a_paper_run_reports_to_console_json_job_summary_and_audit(tmp_path):
     summary = tmp_path / "summary.md"
     report = tmp_path / "report.json"
@@ -49,7 +72,8 @@ def test_a_paper_run_reports_to_console_json_job_summary_and_audit(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     data = json.loads(report.read_text())
-    assert data["mode"] == "live" and data["user_id"] == "ZP0001"
+    assert data["mode"] == "paper" and data["user_id"] == "ZP0001"
+    assert "(paper)" in result.stdout and "(live)" not in result.stdout
     assert data["deficit"]["after"] < data["deficit"]["before"]
     orders = [order for p in data["passes"] for order in p["orders"]]
     assert orders and all(order["order_id"] for order in orders if order["status"] == "COMPLETE")
@@ -58,7 +82,7 @@ def test_a_paper_run_reports_to_console_json_job_summary_and_audit(tmp_path):
         assert db.execute("SELECT COUNT(*) FROM rebalance_orders").fetchone()[0] == len(orders) - sum(
             1 for order in orders if order["status"] == "NOT SENT"
         )
-        assert db.execute("SELECT report FROM rebalance_runs").fetchone()[0]
+        assert db.execute("SELECT mode, report FROM rebalance_runs").fetchone()[0] == "paper"
     again = run(str(SAMPLE), "--paper", "--quiet", tmp_path=tmp_path)
     assert again.returncode == 0 and "Pass 1" not in again.stdout  # the saved paper account is already there
 
@@ -74,21 +98,21 @@ def test_a_paper_run_reports_to_console_json_job_summary_and_audit(tmp_path):
         (["inside.json", "--fill-timeout", "nan"], "--fill-timeout must be above 0"),
     ],
 )
-def test_bad_input_exits_2_and_sends_nothing(tmp_path, args, message):
+def test_bad_input_exits_2_and_sends_nothing(rebalance, tmp_path, args, message):
     (tmp_path / "bad.json").write_text("{")
     (tmp_path / "inside.json").write_text('{"weights": {"A": 1}}')
     (tmp_path / "docs" / "baskets").mkdir(parents=True)
     paper = [] if "--paper-reset" in args or "--paper" in args else ["--paper"]
-    result = run(*args, *paper, tmp_path=tmp_path)
-    assert result.returncode == 2
-    assert message in result.stderr
-    assert "Traceback" not in result.stderr
+    code, _, err = rebalance(*args, *paper)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
 
 
-def test_quiet_without_a_login_exits_2_with_the_command(tmp_path):
-    result = run(str(SAMPLE), "--quiet", tmp_path=tmp_path, env_extra={"KITE_API_KEY": "k", "ENCRYPTION_KEY": KEY})
-    assert result.returncode == 2
-    assert "Log in first: python3 scripts/kite_login.py" in result.stderr
+def test_quiet_without_a_login_exits_2_with_the_command(rebalance):
+    code, _, err = rebalance(SAMPLE, "--quiet", env={"KITE_API_KEY": "k", "ENCRYPTION_KEY": KEY})
+    assert code == 2
+    assert "Log in first: python3 scripts/kite_login.py" in err
 
 
 @pytest.fixture
@@ -101,7 +125,7 @@ def logged_in(make_paper, tmp_path):
     settings = Settings(
         _env_file=None, kite_api_key="paperkey", kite_api_root=paper.url, encryption_key=KEY, data_dir=tmp_path / "data"
     )
-    store = Store(settings.store_path)
+    store = TokenStore(settings.store_path)
     sessions = Sessions(settings, store, fernet_from_key(KEY))
     for user_id in ("ZP0002", "ZP0001"):
         kite = paper.embedded.login(user_id)
@@ -113,32 +137,98 @@ def logged_in(make_paper, tmp_path):
     return paper, basket, env
 
 
-def test_a_dry_run_reads_the_real_account_and_sends_nothing(logged_in, tmp_path):
+def test_a_dry_run_reads_the_real_account_and_sends_nothing(logged_in, rebalance):
     paper, basket, env = logged_in
-    result = run(str(basket), "--quiet", tmp_path=tmp_path, env_extra=env)
-    assert result.returncode == 0, result.stderr
-    assert "Using ZP0001" in result.stdout and "dry run: nothing was sent" in result.stdout
+    code, out, err = rebalance(basket, "--quiet", env=env)
+    assert code == 0, err
+    assert "Using ZP0001" in out and "dry run: nothing was sent" in out and "(dry-run)" in out
     assert paper.kite.orders() == []
 
 
-def test_live_asks_for_confirm_and_stops_without_it(logged_in, tmp_path):
+def test_live_asks_for_confirm_and_stops_without_it(logged_in, rebalance):
     paper, basket, env = logged_in
-    refused = run(
-        str(basket), "--live", "--user-id", "ZP0001", "--no-wait", tmp_path=tmp_path, env_extra=env, stdin="yes\n"
-    )
-    assert refused.returncode == 1 and "not confirmed; nothing was sent" in refused.stderr
+    code, out, err = rebalance(basket, "--live", "--user-id", "ZP0001", "--no-wait", env=env, stdin="yes\n")
+    assert code == 1 and "not confirmed; nothing was sent" in err
+    assert "to Zerodha (live)" in out
     assert paper.kite.orders() == []
-    done = run(
-        str(basket), "--live", "--user-id", "ZP0001", "--no-wait", tmp_path=tmp_path, env_extra=env, stdin="CONFIRM\n"
-    )
-    assert done.returncode == 0, done.stderr
+    code, out, err = rebalance(basket, "--live", "--user-id", "ZP0001", "--no-wait", env=env, stdin="CONFIRM\n")
+    assert code == 0, err
     assert {o["tradingsymbol"] for o in paper.kite.orders()} == {"INFY", "TCS", "SBIN", "IDEA"}
 
 
-def test_all_users_rebalances_each_logged_in_account(logged_in, tmp_path):
+def test_all_users_rebalances_each_logged_in_account(logged_in, rebalance):
     paper, basket, env = logged_in
-    result = run(str(basket), "--live", "--all-users", "--quiet", "--no-wait", tmp_path=tmp_path, env_extra=env)
-    assert result.returncode == 0, result.stderr
-    assert "of ZP0001" in result.stdout and "of ZP0002" in result.stdout
+    code, out, err = rebalance(basket, "--live", "--all-users", "--quiet", "--no-wait", env=env)
+    assert code == 0, err
+    assert "of ZP0001" in out and "of ZP0002" in out
     spouse = paper.embedded.login("ZP0002")
     assert {o["tradingsymbol"] for o in spouse.orders()} == {"SBIN", "IDEA"}
+
+
+def report_of(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def test_help_names_the_environment_and_an_example(rebalance):
+    code, out, _ = rebalance("--help")
+    assert code == 0
+    assert "KITE_API_KEY" in out and "ENCRYPTION_KEY" in out and "DATA_DIR" in out
+    assert "python3 scripts/rebalance_portfolio.py" in out and "--paper" in out
+
+
+def test_an_explicit_dry_run_on_the_paper_account_file_is_refused_without_a_login(rebalance):
+    code, _, err = rebalance(SAMPLE, "--dry-run", "--quiet")
+    assert code == 2 and "KITE_API_KEY is not set" in err
+
+
+def test_a_target_deficit_above_the_account_sends_nothing(rebalance, tmp_path):
+    code, _, err = rebalance(
+        SAMPLE, "--paper", "--quiet", "--target-deficit", "100000000", "--report-json", tmp_path / "r.json"
+    )
+    assert code == 0, err
+    report = report_of(tmp_path / "r.json")
+    assert report["passes"] == [] and "at or under the target" in report["stop_reason"]
+
+
+def test_a_minimum_order_value_above_every_order_sends_none(rebalance, tmp_path):
+    code, _, err = rebalance(
+        SAMPLE, "--paper", "--quiet", "--min-order-value", "10000000", "--report-json", tmp_path / "r.json"
+    )
+    assert code == 0, err
+    orders = [order for record in report_of(tmp_path / "r.json")["passes"] for order in record["orders"]]
+    assert all(order["status"] == "NOT SENT" for order in orders)
+
+
+def test_max_passes_bounds_the_passes(rebalance, tmp_path):
+    code, _, err = rebalance(SAMPLE, "--paper", "--quiet", "--max-passes", "1", "--report-json", tmp_path / "r.json")
+    assert code == 0, err
+    assert len(report_of(tmp_path / "r.json")["passes"]) == 1
+    code, _, err = rebalance(SAMPLE, "--paper", "--max-passes", "11")
+    assert code == 2 and "--max-passes must be from 1 to 10" in err
+
+
+def test_paper_account_and_paper_reset_choose_the_paper_account(rebalance, tmp_path):
+    account = tmp_path / "account.yaml"
+    account.write_text(
+        (REPOSITORY / "examples" / "paper_account.yaml").read_text().replace("user_id: ZP0001", "user_id: ZP0009")
+    )
+    report = tmp_path / "r.json"
+    code, _, err = rebalance(SAMPLE, "--paper", "--quiet", "--paper-account", account, "--report-json", report)
+    assert code == 0, err
+    assert report_of(report)["user_id"] == "ZP0009" and report_of(report)["passes"]
+    code, out, _ = rebalance(SAMPLE, "--paper", "--quiet", "--paper-account", account)
+    assert code == 0 and "Pass 1" not in out  # the saved account is kept between runs
+    code, out, _ = rebalance(SAMPLE, "--paper", "--quiet", "--paper-account", account, "--paper-reset")
+    assert code == 0 and "Pass 1" in out  # back to the account file's holdings
+
+
+class Interrupted(io.StringIO):
+    def readline(self, *args):
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_at_the_confirmation_exits_130_and_sends_nothing(logged_in, rebalance):
+    paper, basket, env = logged_in
+    code, _, err = rebalance(basket, "--live", "--user-id", "ZP0001", "--no-wait", env=env, stdin=Interrupted())
+    assert code == 130 and "orders already sent stay with Kite" in err
+    assert paper.kite.orders() == []

@@ -10,8 +10,10 @@ import requests
 from kiteconnect.exceptions import NetworkException
 from rich.console import Console
 
+from niftybaskets.cli.rebalance_portfolio import print_report
 from niftybaskets.market import IST
-from niftybaskets.rebalance.report import markdown_summary, print_report, report_data
+from niftybaskets.rebalance.execute import RunMode
+from niftybaskets.rebalance.report import markdown_summary, report_data
 
 WEIGHTS = {"SBIN": 0.5, "TCS": 0.3, "IDEA": 0.2}  # sells INFY, then buys SBIN, TCS and IDEA
 OUTCOME = r"(sent|filled|partly filled|refused|failed|cancelled|fate unknown|not sent)"
@@ -86,7 +88,7 @@ def assert_every_order_line_has_a_status(result) -> tuple[str, str, dict]:
 def test_a_session_ending_after_the_sells_reports_the_buys_as_not_sent(paper, rebalance, basket_file):
     after_first_order(paper, lambda: paper.exchange.expire_sessions("ZP0001"))
     result = rebalance(paper, basket_file(WEIGHTS))
-    assert result.exit_code == 1 and "python3 scripts/kite_login.py" in result.stop_reason
+    assert result.failed and "python3 scripts/kite_login.py" in result.stop_reason
     assert [o["transaction_type"] for o in paper.embedded.login().orders()] == ["SELL"]  # the buys were never sent
     text, markdown, _ = assert_every_order_line_has_a_status(result)
     for symbol in ("SBIN", "TCS", "IDEA"):
@@ -109,7 +111,7 @@ def test_an_order_of_unknown_fate_reports_the_buys_after_it_as_not_sent(paper, r
     paper.kite.orders = order_book_down_after_the_first_order
     result = rebalance(paper, basket_file(WEIGHTS))
     paper.kite.orders = book
-    assert result.exit_code == 1
+    assert result.failed
     text, markdown, data = assert_every_order_line_has_a_status(result)
     assert re.fullmatch(r"SELL 10 fate unknown", markdown_cells(markdown)["INFY"])
     assert re.fullmatch(r"SELL 10 fate unknown", table_cells(text)["INFY"])
@@ -121,7 +123,7 @@ def test_a_session_ending_during_the_order_book_lookup_says_so_with_the_login_co
     arm(paper, endpoint="POST /orders/regular", status=502, when="after")  # placed, the answer lost
     after_first_order(paper, lambda: paper.exchange.expire_sessions("ZP0001"))
     result = rebalance(paper, basket_file(WEIGHTS))
-    assert result.exit_code == 1
+    assert result.failed
     [unknown] = [o for o in result.orders if o.status == "UNKNOWN"]
     assert "did not answer" not in result.stop_reason
     assert "ended the session" in result.stop_reason
@@ -154,7 +156,7 @@ def test_stop_reasons_and_messages_end_with_one_period(make_paper, rebalance, ba
     clock.set(datetime(2026, 11, 21, 11, 0, tzinfo=IST))  # Saturday
     paper = make_paper()
     waited = rebalance(paper, basket_file(WEIGHTS))
-    assert waited.exit_code == 1 and "run again" in waited.stop_reason
+    assert waited.failed and "run again" in waited.stop_reason
     # A session ended after the sells; a stock stuck at its circuit.
     clock.set(datetime(2026, 11, 23, 10, 0, tzinfo=IST))
     again = make_paper("again.sqlite")
@@ -174,7 +176,7 @@ def test_stop_reasons_and_messages_end_with_one_period(make_paper, rebalance, ba
 
 
 def test_a_dry_run_already_under_its_target_plans_nothing_and_says_so(paper, rebalance, basket_file):
-    result = rebalance(paper, basket_file(WEIGHTS), live=False, target_deficit=10_000_000)
+    result = rebalance(paper, basket_file(WEIGHTS), mode=RunMode.DRY_RUN, target_deficit=10_000_000)
     data = report_data(result)
     assert "at or under the target" in data["stop_reason"]
     assert data["deficit"]["after"] == data["deficit"]["before"]

@@ -15,7 +15,7 @@ from niftybaskets.market import IST
 from niftybaskets.marketdata.chain import MarketData
 from niftybaskets.marketdata.nse import NseClient
 from niftybaskets.research.gemini import Gemini
-from niftybaskets.store import Store
+from niftybaskets.store import ResearchStore
 from niftybaskets.webserver import BackgroundServer
 from tests.fakes.clock import FakeClock
 from tests.fakes.gemini import Call, FakeGemini, answer
@@ -132,6 +132,6 @@ def gemini(gemini_server, pauses):
 
 @pytest.fixture
 def store(tmp_path):
-    store = Store(tmp_path / "store.sqlite")
+    store = ResearchStore(tmp_path / "store.sqlite")
     yield store
     store.close()

@@ -3,7 +3,8 @@
 import pytest
 from rich.console import Console
 
-from niftybaskets.research.analyze import AnalyzeError, AnalyzeOptions, analyze, print_summary
+from niftybaskets.cli.analyze_stocks import print_summary
+from niftybaskets.research.analyze import AnalyzeError, AnalyzeOptions, analyze
 from niftybaskets.research.forecasts import Forecaster
 from niftybaskets.research.sources import SourceResolver
 from tests.fakes.gemini import answer
@@ -14,8 +15,10 @@ from tests.research.conftest import INDEX, STOCKS
 def run(store, nse, gemini, clock, **options):
     console = Console(record=True, width=200)
     forecaster = Forecaster(gemini, SourceResolver(timeout=5, schemes=("http", "https")), "run", clock=clock)
-    summary = analyze(store, nse.client, gemini, forecaster, AnalyzeOptions(index=INDEX, **options), console, clock)
-    print_summary(summary, gemini, console, 1.0)
+    summary = analyze(
+        store, nse.client, gemini, forecaster, AnalyzeOptions(index=INDEX, **options), console.print, clock
+    )
+    print_summary(summary, console.print, 1.0)
     return summary, console.export_text()
 
 

@@ -7,10 +7,12 @@ import requests
 from fastapi.responses import JSONResponse
 from rich.console import Console
 
-from niftybaskets.research.analyze import AnalyzeOptions, analyze, print_summary
+from niftybaskets.baskets import Candidate
+from niftybaskets.cli.analyze_stocks import print_summary
+from niftybaskets.research.analyze import AnalyzeOptions, analyze
 from niftybaskets.research.forecasts import Forecaster
 from niftybaskets.research.gemini import Gemini
-from niftybaskets.research.portfolio import Candidate, choose
+from niftybaskets.research.portfolio import choose
 from niftybaskets.research.prompts import load_prompt
 from niftybaskets.research.sources import SourceResolver
 from tests.fakes.gemini import answer, recorded
@@ -66,13 +68,15 @@ def test_the_run_summary_counts_the_tool_use_prompt_tokens(store, nse, gemini, g
     report, not a forecast), but the tokens paid for are in the summary, tool-use prompt included."""
     gemini_server.respond = lambda call: recorded(GROUNDED)
     forecaster = Forecaster(gemini, SourceResolver(timeout=5, schemes=("http", "https")), "run", clock=clock)
-    summary = analyze(store, nse.client, gemini, forecaster, AnalyzeOptions(index=INDEX), Console(quiet=True), clock)
+    summary = analyze(
+        store, nse.client, gemini, forecaster, AnalyzeOptions(index=INDEX), Console(quiet=True).print, clock
+    )
     stocks = len(summary.failed)
     assert stocks == 5 and not summary.done
     assert summary.input_tokens == stocks * (17 + 119)
     assert summary.output_tokens == stocks * (201 + 213)
     console = Console(record=True, width=200)
-    print_summary(summary, gemini, console, 1.0)
+    print_summary(summary, console.print, 1.0)
     assert f"tokens {stocks * 136:,} in, {stocks * 414:,} out" in console.export_text()
 
 

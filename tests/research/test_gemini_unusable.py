@@ -14,7 +14,8 @@ import time
 import pytest
 from rich.console import Console
 
-from niftybaskets.research.analyze import AnalyzeOptions, analyze, print_summary
+from niftybaskets.cli.analyze_stocks import print_summary
+from niftybaskets.research.analyze import AnalyzeOptions, analyze
 from niftybaskets.research.forecasts import Forecaster
 from niftybaskets.research.gemini import Gemini, GeminiKeysRefused, GeminiUnavailable
 from niftybaskets.research.sources import SourceResolver
@@ -49,8 +50,10 @@ def script_env(tmp_path, nse, gemini_url):
 def research(store, nse, gemini, clock, workers):
     console = Console(record=True, width=300)
     forecaster = Forecaster(gemini, SourceResolver(timeout=5, schemes=("http", "https")), "run", clock=clock)
-    summary = analyze(store, nse.client, gemini, forecaster, AnalyzeOptions(index=INDEX, workers=workers), console)
-    print_summary(summary, gemini, console, 1.0)
+    summary = analyze(
+        store, nse.client, gemini, forecaster, AnalyzeOptions(index=INDEX, workers=workers), console.print
+    )
+    print_summary(summary, console.print, 1.0)
     return summary, console.export_text()
 
 

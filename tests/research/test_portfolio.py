@@ -6,11 +6,11 @@ import re
 import pytest
 from rich.console import Console
 
-from niftybaskets.rebalance.basket import load_basket
+from niftybaskets.baskets import load_basket
+from niftybaskets.cli.generate_portfolio import publish_basket
 from niftybaskets.research.analyze import AnalyzeOptions, analyze
 from niftybaskets.research.forecasts import Forecaster
 from niftybaskets.research.portfolio import PortfolioError, candidates
-from niftybaskets.research.publish import publish_basket
 from niftybaskets.research.sources import SourceResolver
 from niftybaskets.site.index_page import update_index
 from tests.fakes.gemini import answer
@@ -31,7 +31,7 @@ def basket_answer(call, k=3, pick=None):
 def forecasts(store, nse, gemini, gemini_server, clock, console_sink):
     """Two forced passes over the index; the second pass's targets are 2% higher for GAMMA."""
     forecaster = Forecaster(gemini, SourceResolver(timeout=5, schemes=("http", "https")), "run", clock=clock)
-    analyze(store, nse.client, gemini, forecaster, AnalyzeOptions(index=INDEX), console_sink, clock)
+    analyze(store, nse.client, gemini, forecaster, AnalyzeOptions(index=INDEX), console_sink.print, clock)
     respond = gemini_server.respond
 
     def second_pass(call):
@@ -44,7 +44,9 @@ def forecasts(store, nse, gemini, gemini_server, clock, console_sink):
 
     gemini_server.respond = second_pass
     clock.advance(minutes=30)
-    analyze(store, nse.client, gemini, forecaster, AnalyzeOptions(index=INDEX, force_llm=True), console_sink, clock)
+    analyze(
+        store, nse.client, gemini, forecaster, AnalyzeOptions(index=INDEX, force_llm=True), console_sink.print, clock
+    )
     gemini_server.respond = lambda call: basket_answer(call) if call.prompt.startswith("Index:") else second_pass(call)
     return store
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from niftybaskets.baskets import Candidate, Published
 from niftybaskets.market import IST
-from niftybaskets.research.portfolio import Candidate
-from niftybaskets.site.baskets import Published, write_basket
+from niftybaskets.site.baskets import write_basket
 from niftybaskets.site.index_page import update_index
 
 REPOSITORY = Path(__file__).resolve().parents[2]

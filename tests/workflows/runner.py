@@ -69,7 +69,8 @@ class JobResult:
 
     @property
     def ok(self) -> bool:
-        return all(step.status == 0 for step in self.steps)
+        """No step failed: a step skipped (None) follows a failure, or waits for one (if: failure())."""
+        return all(step.status in (0, None) for step in self.steps)
 
     def step(self, name: str) -> StepResult:
         return next(step for step in self.steps if step.name == name)
@@ -109,9 +110,11 @@ class Runner:
         for number, step in enumerate(job["steps"]):
             name = step.get("name") or step.get("uses") or step["run"]
             condition = step.get("if")
-            if condition not in (None, "always()"):
+            if condition not in (None, "always()", "failure()"):
                 raise Unsupported(f"step condition not modelled: {condition}")
-            if failed and condition != "always()":
+            # GitHub's status functions: none runs only while all went well, failure() only after a failure.
+            runs = {None: not failed, "always()": True, "failure()": failed}[condition]
+            if not runs:
                 results.append(StepResult(name, None))
                 continue
             output_file = self.checkout.parent / f"output-{job_name}-{number}"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from niftybaskets.cli.pipeline import StepError, wait_market
 from niftybaskets.config import ConfigError, Settings
 from niftybaskets.github import (
     PRICE_CACHE_ARTIFACT,
@@ -21,8 +22,7 @@ from niftybaskets.github import (
     GitHubError,
 )
 from niftybaskets.market import IST
-from niftybaskets.pipeline import StepError, wait_market
-from niftybaskets.store import Store
+from niftybaskets.price_cache import PriceCache
 from tests.fakes.clock import FakeClock
 from tests.workflows.conftest import git
 from tests.workflows.runner import clean_environment
@@ -189,7 +189,7 @@ def restore_prices(checkout: Path, github, data: Path) -> subprocess.CompletedPr
 
 def test_the_research_job_restores_the_price_cache_of_its_last_trusted_run(scratch, github, tmp_path):
     cache = tmp_path / "made" / "prices.sqlite"
-    store = Store(cache)
+    store = PriceCache(cache)
     store.save_prices("nse", "ALPHA", [{"day": "2025-08-18", "open": 1.0, "close": 2.0}], ("2025-08-18",) * 2, "x")
     for number in range(200):  # pages enough that one can be damaged without breaking the file's header
         store.save_prices("nse", f"S{number}", [{"day": "2025-08-18", "open": 1.0, "close": 2.0}], None, "x")
@@ -207,7 +207,7 @@ def test_the_research_job_restores_the_price_cache_of_its_last_trusted_run(scrat
     github.add_run("ci.yml", planted)
     done = restore_prices(scratch.checkout, github, data)
     assert done.returncode == 0 and "Restored the price cache of the last research run" in done.stdout
-    assert Store(data / "prices.sqlite").prices("nse", "ALPHA") == [
+    assert PriceCache(data / "prices.sqlite").prices("nse", "ALPHA") == [
         {"day": "2025-08-18", "open": 1.0, "close": 2.0, "previous_close": None}
     ]
     assert "Using the price cache on this machine" in restore_prices(scratch.checkout, github, data).stdout

@@ -1,31 +1,34 @@
-"""The steps run.sh and the GitHub workflows run, one function each, configured by the environment.
-
-Workflows pass their inputs and secrets as environment variables (never inside `run:` lines), and
-run.sh exports the same names, so a step behaves the same on a laptop and in GitHub Actions:
-
-  INDEX, PASSES, WORKERS, TOP_N, BASKET_K    research and portfolio
-  BASKET, MODE, START, TARGET_DEFICIT, MIN_ORDER_VALUE, QUIET, REPORT_JSON    rebalance
-  KITE_TOKEN_FILE, TOKEN_FILE_TEXT    the rebalance job's Kite token
-  GITHUB_REF_NAME    the branch the workflow runs on, whose artifacts count (GitHub's API: Settings)
-  GITHUB_OUTPUT, GITHUB_STEP_SUMMARY    what GitHub Actions reads back
-
-Steps run from the repository's root (run.sh and the workflows start there): its scripts, its git
-checkout and its docs/ are the ones used.
-"""
+"""One step of the automated job, as run.sh and the GitHub workflows run it: configured by
+environment variables, so that a step behaves the same on a laptop and in GitHub Actions (workflows
+pass their inputs and secrets as environment variables, never inside `run:` lines, and run.sh
+exports the same names). Steps run from the repository's root: its git checkout and its docs/ are
+the ones used."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import os
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TextIO
+
+from kiteconnect.exceptions import KiteException
+from requests import RequestException
 
 from niftybaskets.actions import add_summary, in_actions, set_output
-from niftybaskets.config import ConfigError, Settings
-from niftybaskets.encryption import ARTIFACT_MAX_BYTES, ArtifactError, parse_artifact, write_artifact
+from niftybaskets.baskets import Published, published
+from niftybaskets.cli import analyze_stocks, generate_portfolio, kite_login, rebalance_portfolio, score_ledger
+from niftybaskets.cli.common import run, script_parser
+from niftybaskets.cli.notify import notify_failure, notify_login_needed, notify_published, notify_rebalance
+from niftybaskets.config import DEFAULT_INDEX, ConfigError, Settings, load_settings
+from niftybaskets.encryption import ARTIFACT_MAX_BYTES, ArtifactError, fernet_from_key, parse_artifact, write_artifact
+from niftybaskets.errors import InputError, NiftyError
 from niftybaskets.github import (
     PRICE_CACHE_ARTIFACT,
     RESEARCH_WORKFLOW,
@@ -35,31 +38,25 @@ from niftybaskets.github import (
     GitHub,
     GitHubError,
 )
-from niftybaskets.kite.sessions import LOGIN_COMMAND
+from niftybaskets.kite.sessions import LOGIN_AND_PUSH, LOGIN_COMMAND, Sessions
 from niftybaskets.market import Clock, NseCalendar, system_clock, wait_for_order_window
-from niftybaskets.site.baskets import Published
+from niftybaskets.price_cache import PriceCache
 from niftybaskets.site.build import build_site
-from niftybaskets.site.index_page import published
-from niftybaskets.store import Store, StoreError, make_private_folder
+from niftybaskets.sqlite import StoreError, make_private_folder
+from niftybaskets.store import TokenStore
 
-DEFAULT_INDEX = "NIFTY SMALLCAP 250"
 MODES = ("dry-run", "live", "paper")
-LOGIN_AND_PUSH = f"{LOGIN_COMMAND} --push"
 BOT = "github-actions[bot]"
 BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
 PRICE_CACHE_MAX_BYTES = 500_000_000
 
 
-class StepError(RuntimeError):
+class StepError(InputError):
     """A step cannot run as configured; the message says what to set."""
 
 
 def say(message: str) -> None:
     print(message, flush=True)
-
-
-def script(name: str, *args: str) -> int:
-    return subprocess.call([sys.executable, str(Path("scripts") / name), *args])  # noqa: S603 - our own scripts
 
 
 def option(name: str, value: object) -> str:
@@ -85,26 +82,22 @@ def research(env: Mapping[str, str]) -> int:
     passes, workers = whole(env, "PASSES", 2), whole(env, "WORKERS", 10)
     for number in range(1, passes + 1):
         say(f"Research pass {number} of {passes} over {index}")
-        status = script("analyze_stocks.py", option("index", index), "-p", option("workers", workers), "--force-llm")
+        status = analyze_stocks.main([option("index", index), "-p", option("workers", workers), "--force-llm"])
         if status != 0:
             return status
     return 0
 
 
 def latest_basket(docs: Path, index: str | None = None) -> Published | None:
-    for basket in published(docs):
-        if index is None or basket.index == index:
-            return basket
-    return None
+    baskets = published(docs, index)
+    return baskets[-1] if baskets else None
 
 
 def portfolio(env: Mapping[str, str], settings: Settings) -> int:
     """The basket from the research; its path becomes the step output `basket`, its page the summary."""
     index = setting(env, "INDEX", DEFAULT_INDEX)
     top_n, basket_k = whole(env, "TOP_N", 20), whole(env, "BASKET_K", 5)
-    status = script(
-        "generate_portfolio.py", option("index", index), option("top-n", top_n), option("basket-k", basket_k)
-    )
+    status = generate_portfolio.main([option("index", index), option("top-n", top_n), option("basket-k", basket_k)])
     if status != 0:
         return status
     basket = latest_basket(settings.docs_dir, index)
@@ -142,7 +135,7 @@ def restore_prices(env: Mapping[str, str], settings: Settings) -> int:
     make_private_folder(target.parent)
     target.write_bytes(content)
     try:
-        cache = Store(target)  # an SQLite file this code can open and migrate, with no damaged page
+        cache = PriceCache(target)  # an SQLite file this code can open and migrate, with no damaged page
         try:
             problem = cache.damage()
         finally:
@@ -161,7 +154,7 @@ def score(env: Mapping[str, str]) -> int:
     """Score every published basket (docs/performance). The scorer failing (NSE refusing its prices,
     most often) is a warning, never a failure: the new basket is published all the same, and the next
     run scores what this one could not."""
-    status = script("score_ledger.py")
+    status = score_ledger.main([])
     if status == 0:
         return 0
     warning = (
@@ -291,10 +284,14 @@ def kite_token(env: Mapping[str, str], settings: Settings) -> int:
             path.chmod(0o600)
         except GitHubError as error:
             raise StepError(f"{error}; or keep the token file on this machine and set KITE_TOKEN_FILE") from None
-    status = script("kite_login.py", option("import", path), "--quiet")
+    status = kite_login.main([option("import", path), "--quiet"])
     if status != 0:
         say(f"The token is not usable: log in with {LOGIN_AND_PUSH}, then run this workflow again.")
     return status
+
+
+def report_path(env: Mapping[str, str], settings: Settings) -> Path:
+    return Path(env.get("REPORT_JSON") or settings.data_dir / "logs" / "rebalance-report.json")
 
 
 def rebalance(env: Mapping[str, str], settings: Settings) -> int:
@@ -306,29 +303,113 @@ def rebalance(env: Mapping[str, str], settings: Settings) -> int:
         if latest is None:
             raise StepError(f"no basket in {settings.docs_dir}/baskets yet: run the research first")
         basket = str(settings.docs_dir / "baskets" / f"{latest.stem}.json")
-    report = Path(env.get("REPORT_JSON") or settings.data_dir / "logs" / "rebalance-report.json")
+    report = report_path(env, settings)
     make_private_folder(report.parent)  # the report shows the account: kept private
+    report.unlink(missing_ok=True)  # an earlier run's: what is there afterwards is this run's
     args = [f"--{mode}", option("basket-root", settings.docs_dir / "baskets"), option("report-json", report)]
     for name in ("TARGET_DEFICIT", "MIN_ORDER_VALUE"):
         if env.get(name):
             args.append(option(name.lower().replace("_", "-"), env[name]))
     if env.get("QUIET", "1") != "0":
         args.append("--quiet")
+    if mode != "paper" and not in_actions(env) and logged_in(settings) is False:
+        notify_login_needed(settings, LOGIN_COMMAND, env=env)  # the workflow's own reminder runs on its schedule
     say(f"Rebalancing to {basket} ({mode})")
     # The basket after `--`: BASKET=-h is a file named -h (refused as outside docs/baskets), not a request for help.
-    return script("rebalance_portfolio.py", *args, "--", basket)
+    status = rebalance_portfolio.main([*args, "--", basket])
+    if report.is_file():
+        notify_rebalance(settings, report, env)
+    return status
+
+
+def logged_in(settings: Settings) -> bool | None:
+    """Whether Kite accepts a stored login (or KITE_ACCESS_TOKEN); None when that cannot be told here
+    (a setting missing: the rebalance names it)."""
+    if settings.kite_access_token.get_secret_value():
+        return True
+    try:
+        settings.require("kite_api_key", "encryption_key")
+        tokens = TokenStore(settings.store_path)
+    except NiftyError:
+        return None
+    try:
+        fernet = fernet_from_key(settings.encryption_key.get_secret_value())
+        return bool(Sessions(settings, tokens, fernet).stored())
+    except (NiftyError, KiteException, RequestException):
+        return None
+    finally:
+        tokens.close()
+
+
+def notify_new_basket(env: Mapping[str, str], settings: Settings) -> int:
+    """The published basket (BASKET, else the newest of INDEX) to the owner's channels."""
+    basket = env.get("BASKET")
+    if not basket:
+        latest = latest_basket(settings.docs_dir, setting(env, "INDEX", DEFAULT_INDEX))
+        if latest is None:
+            raise StepError(f"no basket in {settings.docs_dir}/baskets to tell about: run the research first")
+        basket = str(latest.file(settings.docs_dir))
+    notify_published(settings, Path(basket), env)
+    return 0
+
+
+def failure_file(settings: Settings) -> Path:
+    return settings.data_dir / "logs" / "failed-step.json"
+
+
+def note_failure(name: str, reason: str, settings: Settings, env: Mapping[str, str]) -> None:
+    """A failed step, for the owner: sent at once on this machine; in GitHub Actions kept for the job's
+    last step (`notify-failure`, run on failure), the one step given the notification secret."""
+    if not in_actions(env):
+        notify_failure(settings, name, reason, env=env)
+        return
+    path = failure_file(settings)
+    make_private_folder(path.parent)
+    path.write_text(json.dumps({"step": name, "reason": reason}), encoding="utf-8")
+
+
+def notify_failed_step(env: Mapping[str, str], settings: Settings) -> int:
+    """notify-failure: the failed step this job noted, else the job's failure in general."""
+    path = failure_file(settings)
+    try:
+        noted = json.loads(path.read_text(encoding="utf-8"))
+        step, reason = str(noted["step"]), str(noted["reason"])
+    except (OSError, ValueError, LookupError, TypeError):
+        step, reason = setting(env, "GITHUB_JOB", "the job"), "a step failed before the pipeline could say why"
+    notify_failure(settings, step, reason, "see the run's log", env)
+    path.unlink(missing_ok=True)
+    return 0
+
+
+class LastError(io.TextIOBase):
+    """stderr, passed through, remembering the last `error: ...` line a script printed."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.line = ""
+
+    def write(self, text: str) -> int:
+        self.stream.write(text)
+        for line in text.splitlines():
+            if line.startswith("error: "):
+                self.line = line.removeprefix("error: ").strip()
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
 
 
 def demo(settings: Settings) -> int:
     """The offline demo: the sample basket on a fresh paper account."""
     make_private_folder(settings.data_dir / "logs")  # where its report goes
-    return script(
-        "rebalance_portfolio.py",
-        str(Path("examples") / "sample_basket.json"),
-        "--paper",
-        "--paper-reset",
-        "--quiet",
-        option("report-json", settings.data_dir / "logs" / "rebalance-report.json"),
+    return rebalance_portfolio.main(
+        [
+            str(Path("examples") / "sample_basket.json"),
+            "--paper",
+            "--paper-reset",
+            "--quiet",
+            option("report-json", settings.data_dir / "logs" / "rebalance-report.json"),
+        ]
     )
 
 
@@ -345,7 +426,31 @@ STEPS = (
     "kite-token",
     "rebalance",
     "demo",
+    "notify-published",
+    "notify-failure",
 )
+
+
+# What the steps read besides the settings, said once for --help.
+STEP_ENVIRONMENT = {
+    "INDEX": f"the NSE index (default {DEFAULT_INDEX})",
+    "PASSES": "research passes over the index (default 2)",
+    "WORKERS": "stocks researched at once (default 10)",
+    "TOP_N": "candidates for the basket: the N best forecasts (default 20)",
+    "BASKET_K": "stocks in the basket (default 5)",
+    "BASKET": "the basket to rebalance to (default: the newest published)",
+    "MODE": "dry-run (default), live or paper",
+    "START": "market-open (default: wait for 09:14 IST) or now",
+    "TARGET_DEFICIT": "the rebalancer's --target-deficit",
+    "MIN_ORDER_VALUE": "the rebalancer's --min-order-value",
+    "QUIET": "1 (default) never prompts; 0 asks to confirm live orders",
+    "REPORT_JSON": "where the rebalance report goes (default DATA_DIR/logs/rebalance-report.json)",
+    "KITE_TOKEN_FILE": "the encrypted token file on this machine, instead of the kite-token artifact",
+    "TOKEN_FILE_TEXT": "save-token: the dispatched token file's text",
+    "GITHUB_REF_NAME": "the branch whose artifacts count (default main)",
+    "GITHUB_OUTPUT": "GitHub Actions' step outputs file",
+    "GITHUB_STEP_SUMMARY": "GitHub Actions' job summary file",
+}
 
 
 def run_step(name: str, settings: Settings, env: Mapping[str, str] = os.environ) -> int:
@@ -362,5 +467,38 @@ def run_step(name: str, settings: Settings, env: Mapping[str, str] = os.environ)
         "kite-token": lambda: kite_token(env, settings),
         "rebalance": lambda: rebalance(env, settings),
         "demo": lambda: demo(settings),
+        "notify-published": lambda: notify_new_basket(env, settings),
+        "notify-failure": lambda: notify_failed_step(env, settings),
     }
-    return actions[name]()
+    errors = LastError(sys.stderr)
+    try:
+        with contextlib.redirect_stderr(errors):
+            status = actions[name]()
+    except NiftyError as error:
+        note_failure(name, str(error), settings, env)
+        raise
+    # A rebalance that ran told its result already, refusals and all.
+    reported = name == "rebalance" and report_path(env, settings).is_file()
+    if status != 0 and not reported:
+        note_failure(name, errors.line or f"it exited {status}; its log says why", settings, env)
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = script_parser(
+        __doc__,
+        environment=[
+            *STEP_ENVIRONMENT,
+            "DATA_DIR",
+            "DOCS_DIR",
+            "GITHUB_TOKEN",
+            "GITHUB_REPOSITORY",
+            "NOTIFY_URLS",
+            "NOTIFY_LEVEL",
+        ],
+        extra_environment=STEP_ENVIRONMENT,
+        examples=["python3 scripts/pipeline.py demo", "INDEX='NIFTY 50' PASSES=1 python3 scripts/pipeline.py research"],
+        note="run.sh runs the steps one after another (scripts/run_step.sh keeps each step's log in data/logs/).",
+    )
+    parser.add_argument("step", choices=STEPS, help="the step to run")
+    return run(parser, argv, lambda args: run_step(args.step, load_settings()))

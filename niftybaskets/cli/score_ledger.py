@@ -1,31 +1,58 @@
-"""What `scripts/score_ledger.py` does: published baskets -> prices -> scores -> docs/performance."""
+"""Score every published basket whose horizon has passed against what the market did: its return
+after Indian delivery costs against the index, each forecast against its target, and Rs 1 lakh
+following every basket. Writes docs/performance/{index}.md with charts, and a score on each basket's page."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import argparse
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 from kiteconnect import exceptions as kite_errors
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 
-from niftybaskets.config import ConfigError, Settings
+from niftybaskets.baskets import published_baskets
+from niftybaskets.cli.common import run, script_parser
+from niftybaskets.config import DEFAULT_INDEX, ConfigError, Settings, load_settings
 from niftybaskets.encryption import fernet_from_key
+from niftybaskets.errors import DONE, InputError
 from niftybaskets.kite.client import KiteClient
 from niftybaskets.kite.sessions import Sessions, login_command
 from niftybaskets.ledger.history import HistoryError, KiteHistory, PriceHistory, PriceSource, WebHistory
-from niftybaskets.ledger.published import published_baskets
 from niftybaskets.ledger.score import Ledger, price_needs, score_ledger
 from niftybaskets.market import Clock, NseCalendar, system_clock
 from niftybaskets.marketdata.chain import provider
+from niftybaskets.price_cache import PriceCache
 from niftybaskets.site.index_page import update_index
 from niftybaskets.site.performance import rupees, write_performance
-from niftybaskets.store import Store
+from niftybaskets.store import TokenStore
+
+ENVIRONMENT = [
+    "MARKET_DATA_SOURCES",
+    "NSE_BASE_URL",
+    "YAHOO_BASE_URL",
+    "NSE_EXTRA_HOLIDAYS",
+    "DATA_DIR",
+    "DOCS_DIR",
+    "KITE_API_KEY",
+    "KITE_API_ROOT",
+    "KITE_ACCESS_TOKEN",
+    "ENCRYPTION_KEY",
+]
+EXAMPLES = [
+    "python3 scripts/score_ledger.py",
+    f'python3 scripts/score_ledger.py --index "{DEFAULT_INDEX}" --entry close',
+    "python3 scripts/score_ledger.py --source yahoo,nse",
+]
+NOTE = "The KITE_ and ENCRYPTION_KEY settings are read only for --source kite."
+HISTORY_SOURCES = ("nse", "yahoo", "kite")
 
 
-class LedgerError(ValueError):
+class LedgerError(InputError, ValueError):
     """Nothing to score as asked; the message says what to do."""
 
 
@@ -36,7 +63,42 @@ class ScoreRequest:
     entry: str  # "open" or "close"
 
 
-HISTORY_SOURCES = ("nse", "yahoo", "kite")
+def build_parser() -> argparse.ArgumentParser:
+    parser = script_parser(__doc__, environment=ENVIRONMENT, examples=EXAMPLES, note=NOTE)
+    parser.add_argument("-i", "--index", help="score only this NSE index's baskets (default: every index published)")
+    parser.add_argument(
+        "--source",
+        help="where daily prices come from, comma-separated in the order to ask them: nse (NSE's public "
+        "history), yahoo (Yahoo Finance), kite (Kite's historical data, if your plan has it; needs a login). "
+        "A source that refuses is left and the next one asked (default: the nse and yahoo of MARKET_DATA_SOURCES, "
+        "in its order)",
+    )
+    parser.add_argument(
+        "--entry",
+        choices=["open", "close"],
+        default="open",
+        help="buy each basket at the open or the close of the first session after publication (default: %(default)s)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    def score_published(args: argparse.Namespace) -> int:
+        console = Console()
+        settings = load_settings()
+        sources = (
+            tuple(name.strip().lower() for name in args.source.split(",") if name.strip())
+            if args.source is not None
+            else default_history_sources(settings)
+        )
+        changed = score(settings, ScoreRequest(args.index, sources, args.entry), console)
+        if changed:
+            console.print(f"Updated {len(changed)} files: " + ", ".join(str(path) for path in changed))
+        else:
+            console.print("Nothing changed: the published ledger is up to date.")
+        return DONE
+
+    return run(build_parser(), argv, score_published)
 
 
 def default_history_sources(settings: Settings) -> tuple[str, ...]:
@@ -44,7 +106,7 @@ def default_history_sources(settings: Settings) -> tuple[str, ...]:
     return tuple(name for name in settings.market_data_sources if name in HISTORY_SOURCES)
 
 
-def kite_history(settings: Settings, store: Store, say: Callable[[str], None]) -> KiteHistory:
+def kite_history(settings: Settings, store: TokenStore, say: Callable[[str], None]) -> KiteHistory:
     settings.require("kite_api_key", "encryption_key")
     sessions = Sessions(settings, store, fernet_from_key(settings.encryption_key.get_secret_value()), say=say)
     try:
@@ -59,7 +121,7 @@ def kite_history(settings: Settings, store: Store, say: Callable[[str], None]) -
 
 
 def price_sources(
-    settings: Settings, store: Store, names: tuple[str, ...], say: Callable[[str], None]
+    settings: Settings, store: TokenStore, names: tuple[str, ...], say: Callable[[str], None]
 ) -> list[PriceSource]:
     unknown = [name for name in names if name not in HISTORY_SOURCES]
     if unknown or not names:
@@ -107,7 +169,7 @@ def score(
     def say(message: str) -> None:
         console.print(message, markup=False, highlight=False, soft_wrap=True)
 
-    store, prices_store = Store(settings.store_path), Store(settings.prices_path)
+    store, prices_store = TokenStore(settings.store_path), PriceCache(settings.prices_path)
     changed: list[Path] = []
     try:
         sources = history_sources or price_sources(settings, store, request.sources, console.print)
@@ -139,5 +201,5 @@ def score(
     if index_page.read_text(encoding="utf-8") != before:
         changed.append(index_page)
     for problem in problems:
-        console.print(f"[yellow]warning:[/] not scored: {problem}")
+        console.print(f"[yellow]warning:[/] not scored: {escape(problem)}")
     return changed
