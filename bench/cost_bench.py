@@ -28,7 +28,7 @@ weight 300 with no band, 1.113 x and 1.047%, or with a 1% band, 1.112 x and 1.04
 orders; a 3% band alone, 1.119 x and 1.102%).
 
 Planner time (CPU time of plan_rebalance, so that other work on the machine does not count): on the
-four plans of ../shared/fixtures/plans/slow_daily_drift.json (at cost weight 0 and no band, each must
+four plans of tests/fixtures/plans/slow_daily_drift.json (at cost weight 0 and no band, each must
 reach its least_deficit exactly), on random plans of 10-50 stocks and of 250 stocks with charges, a
 band, T1 shares, a minimum order value and little cash; p50, p99, max, and p99 over the targets
 (50 ms up to 50 stocks, 250 ms for 250). `proven` counts plans the planner proved optimal.
@@ -55,7 +55,7 @@ from niftybaskets.rebalance.plan import (
     total_deficit,
 )
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "plans" / "slow_daily_drift.json"
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "plans" / "slow_daily_drift.json"
 CAPITAL = 500_000.0
 SESSIONS = 60
 WEEK = 5  # sessions a basket stands

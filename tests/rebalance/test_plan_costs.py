@@ -16,7 +16,7 @@ from niftybaskets.kite.wire import Side
 from niftybaskets.ledger.costs import ZERODHA, round_trip
 from niftybaskets.rebalance.plan import TOLERANCE, KeepError, SkipReason, plan_rebalance
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "plans" / "slow_daily_drift.json"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "plans" / "slow_daily_drift.json"
 
 
 def seeded(seed):
@@ -328,7 +328,6 @@ def test_capital_of_a_larger_account_buys_only_up_to_it():
     assert plan.deficit_after == 0 and plan.total_value == 10000.0
 
 
-@pytest.mark.skipif(not FIXTURES.is_file(), reason="the shared plan fixtures are not next to this clone")
 def test_the_slow_daily_drift_fixtures_reach_their_least_deficit():
     for fixture in json.loads(FIXTURES.read_text())["plans"]:
         quantities = {s: fixture["settled"].get(s, 0) + fixture["t1"].get(s, 0) for s in fixture["prices"]}
