@@ -10,7 +10,9 @@
 # Settings, from the environment (defaults in brackets):
 #   INDEX [NIFTY SMALLCAP 250]  PASSES [2]  WORKERS [10]  FILTER_TOP_N [20]  BASKET_SIZE_K [5]
 #   LIVE_REBALANCE [1: real orders; 0: a dry run]  QUIET_REBALANCE [1 without a terminal, else 0:
-#   confirm before live orders]  TARGET_DEFICIT, MIN_ORDER_VALUE [the rebalancer's defaults]
+#   confirm before live orders]  TARGET_DEFICIT, MIN_ORDER_VALUE, COST_WEIGHT, DRIFT_BAND [the rebalancer's
+#   defaults]  CAPITAL [the whole account]  KEEP [none: SYM,SYM holdings left untouched]
+#   NOTIFY_URLS [none: apprise URLs told of failures, the new basket and the rebalance's result]
 # Each step's output is also kept in data/logs/{run id}_{index}_{step}.log; the first failed step stops the run.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -34,6 +36,7 @@ if [ -t 0 ]; then quiet_default=0; else quiet_default=1; fi
 export PASSES=${PASSES:-2} WORKERS=${WORKERS:-10} TOP_N=${FILTER_TOP_N:-20} BASKET_K=${BASKET_SIZE_K:-5}
 export MODE=$mode QUIET=${QUIET_REBALANCE:-$quiet_default} BASKET=""
 export TARGET_DEFICIT=${TARGET_DEFICIT:-} MIN_ORDER_VALUE=${MIN_ORDER_VALUE:-}
+export COST_WEIGHT=${COST_WEIGHT:-} DRIFT_BAND=${DRIFT_BAND:-} CAPITAL=${CAPITAL:-} KEEP=${KEEP:-}
 
 for step in research portfolio score publish notify-published rebalance; do
   echo "== $step =="

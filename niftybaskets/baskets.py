@@ -127,6 +127,12 @@ class Basket:
     weights: dict[str, float]
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def created(self) -> datetime | None:
+        """When it was published, as its file name says (None for a basket named otherwise)."""
+        named = parse_stem(self.path.stem)
+        return named.created if named else None
+
 
 def _document(path: Path) -> dict:
     if not path.is_file():

@@ -5,11 +5,7 @@ travels between workflow runs as an artifact.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from niftybaskets.sqlite import open_database, transaction
-
-NEWER = "it was written by a newer niftybaskets; update the code or use another DATA_DIR"
+from niftybaskets.sqlite import SQLiteFile, transaction
 
 # Up to version 5 this file had the schema of niftybaskets.sqlite, its price tables from version 4; version 6
 # drops the rest. The migrations that made only those other tables are empty here, so a new file never has them.
@@ -59,14 +55,10 @@ MIGRATIONS = (
 )
 
 
-class PriceCache:
-    def __init__(self, path: Path | str) -> None:
-        """Open (or create) the cache; StoreError when DATA_DIR or the file cannot be used."""
-        self.path = path
-        self.db = open_database(path, MIGRATIONS, NEWER)
+class PriceCache(SQLiteFile):
+    """DATA_DIR/prices.sqlite: daily prices by source and symbol, what each source covered, corporate actions."""
 
-    def close(self) -> None:
-        self.db.close()
+    MIGRATIONS = MIGRATIONS
 
     def damage(self) -> str:
         """What SQLite's quick check finds wrong with the file ("" when nothing)."""

@@ -181,3 +181,19 @@ def _migrate(db: sqlite3.Connection, path: Path | str, migrations: Sequence[str]
         raise _database_error(path, error) from None
     if version > len(migrations):
         raise StoreError(f"{path} holds schema version {version}, this program knows {len(migrations)}: {newer}")
+
+
+class SQLiteFile:
+    """One of the project's SQLite files, brought up to date (its class's MIGRATIONS) when opened."""
+
+    MIGRATIONS: Sequence[str] = ()
+    # What a file from a newer version of the code is told (the store's files; the paper exchange's own).
+    NEWER = "it was written by a newer niftybaskets; update the code or use another DATA_DIR"
+
+    def __init__(self, path: Path | str) -> None:
+        """Open (or create) the file; StoreError when DATA_DIR or the file cannot be used."""
+        self.path = path
+        self.db = open_database(path, self.MIGRATIONS, self.NEWER)
+
+    def close(self) -> None:
+        self.db.close()

@@ -8,12 +8,11 @@ The scored ledger's prices are a file of their own (niftybaskets.price_cache).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from niftybaskets.sqlite import open_database, transaction
-
-NEWER = "it was written by a newer niftybaskets; update the code or use another DATA_DIR"
+from niftybaskets.sqlite import SQLiteFile, transaction
 
 MIGRATIONS = (
     """
@@ -117,14 +116,8 @@ MIGRATIONS = (
 )
 
 
-class _MainFileStore:
-    def __init__(self, path: Path | str) -> None:
-        """Open (or create) the file; StoreError when DATA_DIR or the file cannot be used."""
-        self.path = path
-        self.db = open_database(path, MIGRATIONS, NEWER)
-
-    def close(self) -> None:
-        self.db.close()
+class _MainFileStore(SQLiteFile):
+    MIGRATIONS = MIGRATIONS
 
 
 @dataclass(frozen=True)
@@ -184,6 +177,23 @@ class AuditTrail(_MainFileStore):
         self.db.execute(
             "UPDATE rebalance_runs SET finished_at = ?, report = ? WHERE run_id = ?", (finished_at, report, run_id)
         )
+
+    def traded_to(self, user_id: str, basket_name: str) -> bool:
+        """Whether a run that sends orders (live or paper) finished trading `user_id`'s account to the
+        basket file named `basket_name` without failing."""
+        rows = self.db.execute(
+            "SELECT basket, report FROM rebalance_runs WHERE user_id = ? AND mode != 'dry-run' AND report IS NOT NULL",
+            (user_id,),
+        ).fetchall()
+        for row in rows:
+            if Path(row["basket"]).name != basket_name:
+                continue
+            try:
+                if json.loads(row["report"]).get("failed") is False:
+                    return True
+            except (ValueError, AttributeError):  # a report of an older version, or damaged
+                continue
+        return False
 
     def run_orders(self, run_id: str) -> list[dict]:
         rows = self.db.execute("SELECT * FROM rebalance_orders WHERE run_id = ? ORDER BY tag", (run_id,)).fetchall()

@@ -307,7 +307,7 @@ def rebalance(env: Mapping[str, str], settings: Settings) -> int:
     make_private_folder(report.parent)  # the report shows the account: kept private
     report.unlink(missing_ok=True)  # an earlier run's: what is there afterwards is this run's
     args = [f"--{mode}", option("basket-root", settings.docs_dir / "baskets"), option("report-json", report)]
-    for name in ("TARGET_DEFICIT", "MIN_ORDER_VALUE"):
+    for name in ("TARGET_DEFICIT", "MIN_ORDER_VALUE", "COST_WEIGHT", "DRIFT_BAND", "CAPITAL", "KEEP"):
         if env.get(name):
             args.append(option(name.lower().replace("_", "-"), env[name]))
     if env.get("QUIET", "1") != "0":
@@ -443,6 +443,10 @@ STEP_ENVIRONMENT = {
     "START": "market-open (default: wait for 09:14 IST) or now",
     "TARGET_DEFICIT": "the rebalancer's --target-deficit",
     "MIN_ORDER_VALUE": "the rebalancer's --min-order-value",
+    "COST_WEIGHT": "the rebalancer's --cost-weight",
+    "DRIFT_BAND": "the rebalancer's --drift-band (percent)",
+    "CAPITAL": "the rebalancer's --capital (rupees)",
+    "KEEP": "the rebalancer's --keep (SYM,SYM)",
     "QUIET": "1 (default) never prompts; 0 asks to confirm live orders",
     "REPORT_JSON": "where the rebalance report goes (default DATA_DIR/logs/rebalance-report.json)",
     "KITE_TOKEN_FILE": "the encrypted token file on this machine, instead of the kite-token artifact",

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from niftybaskets.actions import add_summary
-from niftybaskets.baskets import Basket, BasketError, load_basket
+from niftybaskets.baskets import Basket, BasketError, load_basket, nse_symbol
 from niftybaskets.cli.common import run, script_parser
 from niftybaskets.config import ConfigError, Settings, load_settings
 from niftybaskets.encryption import fernet_from_key
@@ -41,14 +41,18 @@ from niftybaskets.rebalance.execute import (
     RunResult,
     sentence,
     sentences,
+    sessions_until_next_basket,
 )
+from niftybaskets.rebalance.plan import DEFAULT_COST_WEIGHT, DEFAULT_DRIFT_BAND
 from niftybaskets.rebalance.report import (
     after_text,
+    charges_text,
     held_after_label,
     markdown_summary,
     order_lines,
     order_reasons,
     report_data,
+    skipped_lines,
 )
 from niftybaskets.store import AuditTrail, TokenStore
 
@@ -81,6 +85,20 @@ def rupees(text: str) -> float:
     if not (math.isfinite(value) and value >= 0):
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of rupees, 0 or more")
     return value
+
+
+def percent(text: str) -> float:
+    value = rupees(text) if text.strip() else math.nan
+    if not value <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percentage from 0 to 100")
+    return value
+
+
+def symbols(text: str) -> frozenset[str]:
+    try:
+        return frozenset(nse_symbol(part) for part in text.split(",") if part.strip())
+    except BasketError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,6 +134,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-order-value", type=rupees, default=0.0, help="never send an order worth less than this (default: 0)"
     )
     parser.add_argument("--max-passes", type=int, default=10, help="at most this many passes (default: %(default)s)")
+    parser.add_argument(
+        "--cost-weight",
+        type=rupees,
+        default=DEFAULT_COST_WEIGHT,
+        help="rupees of deficit (held a session) a rupee of charges is worth: trades that cost more than they "
+        "bring are left out; 0 trades to the least deficit whatever it costs (default: %(default)g)",
+    )
+    parser.add_argument(
+        "--drift-band",
+        type=percent,
+        default=DEFAULT_DRIFT_BAND * 100,
+        metavar="PERCENT",
+        help="leave alone a basket stock within this %% of its target (default: %(default)g); a basket the "
+        "account has not been traded to yet is always traded to in full, with no band and no cost weight",
+    )
+    parser.add_argument(
+        "--capital",
+        type=rupees,
+        help="manage only this much of the account for the basket: targets are weights x capital, and the rest "
+        "of the cash is left alone (default: the whole account)",
+    )
+    parser.add_argument(
+        "--keep",
+        type=symbols,
+        default=frozenset(),
+        metavar="SYM,SYM",
+        help="holdings left untouched and outside the total (default: none; every stock outside the basket is sold)",
+    )
     parser.add_argument("--no-wait", action="store_true", help="do not wait for 09:14 IST when the market is shut")
     parser.add_argument("--report-json", type=Path, help="also write the report as JSON here")
     parser.add_argument(
@@ -153,6 +199,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             min_order_value=args.min_order_value,
             max_passes=args.max_passes,
             fill_timeout=args.fill_timeout,
+            cost_weight=args.cost_weight,
+            drift_band=args.drift_band / 100,
+            capital=args.capital,
+            keep=args.keep,
         )
         request = Request(
             basket=args.basket,
@@ -207,6 +257,12 @@ class Command:
             return BAD_INPUT
         for warning in basket.warnings:
             self.say(f"Warning: {warning}")
+        kept = sorted(request.options.keep & set(basket.weights))
+        if kept:
+            self.error(
+                f"--keep names {', '.join(kept)}, which the basket holds: a basket stock is traded. Nothing was sent."
+            )
+            return BAD_INPUT
         if request.options.mode is RunMode.PAPER:
             return self._paper(basket, request)
         try:
@@ -248,6 +304,7 @@ class Command:
             current = sessions.choose(user_id, quiet=True) or session
             return KiteClient(sessions.client(current.access_token))
 
+        request = replace(request, options=self._policy(basket, request.options, user_id, audit))
         options = request.options
         confirmed = None
         if options.mode.sends_orders and not request.quiet:
@@ -262,6 +319,17 @@ class Command:
                 self.say("Nothing to send: the preview has no orders.")
                 return DONE
         return self._execute(basket, request, connect, user_id, audit, confirmed)
+
+    def _policy(self, basket: Basket, options: RunOptions, user_id: str, audit: AuditTrail | None) -> RunOptions:
+        """The run's options for this account: a basket not traded to yet is traded to in full."""
+        sessions = sessions_until_next_basket(self.calendar, basket.created, system_clock().date())
+        if audit is not None and audit.traded_to(user_id, basket.path.name):
+            return replace(options, sessions_left=sessions)
+        if options.cost_weight or options.drift_band:
+            self.say(
+                f"{user_id} has not been traded to this basket yet: trading to it in full (no band, no cost weight)."
+            )
+        return replace(options, sessions_left=sessions, cost_weight=0.0, drift_band=0.0)
 
     def _confirmed(
         self, basket: Basket, request: Request, connect: Callable[[], KiteClient], user_id: str
@@ -396,6 +464,8 @@ class Command:
             self.say(f"Paper exchange at {paper.url}, account {setup.user_id} kept in {database}.")
             audit = AuditTrail(self.settings.data_dir / "paper" / "rebalance-audit.sqlite")
             try:
+                # A reset account starts from the account file: whatever was traded before is gone.
+                options = self._policy(basket, options, setup.user_id, None if request.paper_reset else audit)
                 return self._execute(basket, replace(request, options=options), lambda: client, setup.user_id, audit)
             finally:
                 audit.close()
@@ -407,7 +477,17 @@ def print_report(result: RunResult, console: Console) -> None:
         console.print(sentence(f"Stopped before planning: {data['stop_reason']}"), highlight=False, markup=False)
         return
     table = Table(title=f"Rebalance {data['run_id']} of {data['user_id']} ({data['mode']})")
-    for column in ("stock", "weight", "price", "from", "held", "target ₹", "orders", held_after_label(result)):
+    for column in (
+        "stock",
+        "weight",
+        "price",
+        "from",
+        "held",
+        "target ₹",
+        "orders",
+        "charges ₹",
+        held_after_label(result),
+    ):
         table.add_column(column, justify="left" if column in ("stock", "from", "orders") else "right")
     lines = order_lines(result)
     for stock in data["stocks"]:
@@ -420,15 +500,16 @@ def print_report(result: RunResult, console: Console) -> None:
             str(stock["held_before"]),
             f"{stock['target_value']:,.0f}",
             ", ".join(orders) or "-",
+            f"{stock['charges']:,.2f}",
             "?" if stock["held_after"] is None else str(stock["held_after"]),
         )
     console.print(table)
     console.print(
         f"Total value ₹{data['total_value']:,.0f}; deficit before ₹{data['deficit']['before']:,.0f} "
-        f"({data['deficit']['before_percent']:.2f}%), {after_text(data['deficit'])}.",
+        f"({data['deficit']['before_percent']:.2f}%), {after_text(data['deficit'])}; {charges_text(data['charges'])}.",
         highlight=False,
     )
-    for line in order_reasons(result):
+    for line in [*order_reasons(result), *skipped_lines(data)]:
         console.print(line, highlight=False, markup=False)
     for line in [*data["warnings"], *data["notes"]]:
         console.print(sentence(f"Note: {line}"), highlight=False, markup=False)

@@ -18,7 +18,7 @@ import secrets
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 import requests
@@ -33,7 +33,7 @@ from niftybaskets.kite.wire import EXCHANGE, FINAL_STATUSES, PRODUCT, VALIDITY, 
 from niftybaskets.market import IST, Clock, NseCalendar, wait_for_order_window
 from niftybaskets.marketdata.chain import MarketData
 from niftybaskets.rebalance.account import PriceError, read_portfolio
-from niftybaskets.rebalance.plan import Plan, PlannedOrder, plan_rebalance, total_deficit
+from niftybaskets.rebalance.plan import Plan, PlannedOrder, managed_targets, plan_rebalance, total_deficit
 
 TAG_PREFIX = "NB"
 SEND_ATTEMPTS = 4
@@ -51,6 +51,24 @@ def sentence(text: str) -> str:
     while text.endswith(".."):
         text = text[:-1]
     return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
+def sessions_until_next_basket(calendar: NseCalendar, created: datetime | None, today: date, days: int = 7) -> int:
+    """The sessions from `today` until the basket published at `created` is followed by the next, a
+    week later (a basket of unknown date: a week's five); at least this one."""
+    if created is None:
+        return 5
+    end = (created + timedelta(days=days)).astimezone(IST).date()
+    sessions, day = 0, today
+    while day < end:
+        sessions += calendar.is_trading_day(day)
+        day += timedelta(days=1)
+    return max(sessions, 1)
+
+
+def cut(order: PlannedOrder, quantity: int) -> PlannedOrder:
+    """`order` for fewer shares; its estimated charges in proportion."""
+    return replace(order, quantity=quantity, charges=order.charges * quantity / order.quantity)
 
 
 def sentences(*parts: str) -> str:
@@ -97,6 +115,7 @@ class OrderRecord:
     planned_price: float
     order_id: str | None = None
     status: str = Sending.NOT_SENT  # a Sending state, or Kite's Status once Kite reports it
+    charges: float = 0.0  # estimated, for the planned quantity
     filled: int = 0
     average_price: float = 0.0
     message: str = ""
@@ -130,6 +149,11 @@ class RunOptions:
     target_deficit: float = 0.0
     min_order_value: float = 0.0
     max_passes: int = 10
+    cost_weight: float = 0.0  # rupees of deficit a rupee of charges is worth (plan.py)
+    drift_band: float = 0.0  # basket stocks within this share of their target are left alone
+    sessions_left: int = 1  # sessions until the next basket
+    capital: float | None = None  # manage at most this much of the account
+    keep: frozenset[str] = frozenset()  # holdings left untouched and outside the total
     fill_timeout: float = 120.0
     cash_buffer: float = 0.005  # buys leave this share of their value spare, for price moves
     open_grace: timedelta = timedelta(minutes=5)  # "markets are closed" is retried until open + grace
@@ -312,6 +336,11 @@ class Rebalancer:
             bought=self._bought,
             sold=self._sold,
             cash_buffer=self.options.cash_buffer,
+            cost_weight=self.options.cost_weight,
+            sessions_left=self.options.sessions_left,
+            drift_band=self.options.drift_band,
+            capital=self.options.capital,
+            keep=self.options.keep,
         )
 
     def _passes(self) -> None:
@@ -325,6 +354,7 @@ class Rebalancer:
             plan = self._plan(portfolio, value)
             if number == 1:
                 result.first_plan = plan
+                result.total_value = plan.total_value  # what the basket manages: without kept holdings
                 result.deficit_before = plan.deficit_before
                 result.notes.extend(plan.notes)
                 self._compare_with_preview(plan)
@@ -332,13 +362,13 @@ class Rebalancer:
                 result.stop_reason = f"the deficit is at or under the target (₹{options.target_deficit:,.0f})"
                 break
             if not plan.orders:
-                result.stop_reason = self._why_nothing_helps(portfolio, withheld)
+                result.stop_reason = self._why_nothing_helps(portfolio, withheld, plan)
                 break
             if not options.mode.sends_orders:
                 result.stop_reason = "dry run: nothing was sent"
                 record = PassRecord(number, plan.deficit_before, plan.deficit_after)
                 record.orders = [
-                    OrderRecord(number, "", o.symbol, o.side, o.quantity, o.price, message="dry run")
+                    OrderRecord(number, "", o.symbol, o.side, o.quantity, o.price, charges=o.charges, message="dry run")
                     for o in plan.orders
                 ]
                 result.passes.append(record)
@@ -424,12 +454,19 @@ class Rebalancer:
         self.result.notes.append(note)
 
     def _deficit(self, portfolio: Portfolio, withheld: float) -> float:
-        value = portfolio.total + withheld
-        targets = {symbol: weight * value for symbol, weight in self.basket.weights.items()}
-        return total_deficit(portfolio.quantities, portfolio.prices, targets)
+        options = self.options
+        _, targets, managed = managed_targets(
+            portfolio, self.basket.weights, portfolio.total + withheld, options.capital, options.keep
+        )
+        return total_deficit(managed.quantities, managed.prices, targets)
 
-    def _why_nothing_helps(self, portfolio: Portfolio, withheld: float) -> str:
+    def _why_nothing_helps(self, portfolio: Portfolio, withheld: float, plan: Plan) -> str:
         reasons = ["no order can lower the deficit further"]
+        if plan.skipped:
+            reasons = [
+                f"nothing to do: the {len(plan.skipped)} trades that would lower the deficit are left out, within "
+                "the drift band or costing more in charges than they remove (listed)"
+            ]
         waiting = portfolio.blocked + withheld
         if waiting > 1:
             reasons.append(f"₹{waiting:,.0f} of today's sale money is usable only from the next session")
@@ -521,7 +558,7 @@ class Rebalancer:
                 record.orders.append(skipped)
                 continue
             cash -= quantity * unit
-            sent.append(self._send(PlannedOrder(order.symbol, Side.BUY, quantity, order.price, order.deficit), record))
+            sent.append(self._send(cut(order, quantity), record))
         return sent
 
     def _send(self, order: PlannedOrder, record: PassRecord) -> OrderRecord:
@@ -533,7 +570,7 @@ class Rebalancer:
                 refused.message = "beyond the preview you confirmed (run again to see and confirm the new plan)"
                 record.orders.append(refused)
                 return refused
-            order = replace(order, quantity=min(order.quantity, left))
+            order = cut(order, min(order.quantity, left))
             self._allowed[(order.symbol, order.side)] = left - order.quantity
         self._sequence += 1
         sent = OrderRecord(
@@ -543,6 +580,7 @@ class Rebalancer:
             order.side,
             order.quantity,
             order.price,
+            charges=order.charges,
         )
         record.orders.append(sent)
         self.on_order(self.result.run_id, sent)

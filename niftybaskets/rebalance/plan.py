@@ -146,6 +146,22 @@ class Plan:
         return sum(order.value for order in self.orders)
 
 
+def managed_targets(
+    portfolio: Portfolio,
+    weights: Mapping[str, float],
+    total_value: float | None = None,
+    capital: float | None = None,
+    keep: Collection[str] = (),
+) -> tuple[float, dict[str, float], Portfolio]:
+    """The value managed for the basket (the account, or `total_value`, less the kept holdings, at most
+    `capital`), each stock's target in rupees, and the portfolio without the kept holdings."""
+    account = portfolio.total if total_value is None else total_value
+    account -= sum(portfolio.value_of(symbol) for symbol in set(keep) & set(portfolio.quantities))
+    value = account if capital is None else min(capital, account)
+    targets = {symbol: weight * value for symbol, weight in weights.items() if weight > 0}
+    return value, targets, portfolio.without(keep)
+
+
 def total_deficit(quantities: Mapping[str, int], prices: Mapping[str, float], targets: Mapping[str, float]) -> float:
     symbols = set(targets) | {symbol for symbol, quantity in quantities.items() if quantity}
     return sum(abs(targets.get(s, 0.0) - quantities.get(s, 0) * prices[s]) for s in symbols)
@@ -331,11 +347,7 @@ def plan_rebalance(
     clash = sorted(set(keep) & {symbol for symbol, weight in weights.items() if weight > 0})
     if clash:
         raise KeepError(f"{', '.join(clash)} are in the basket: a basket stock cannot be kept untouched")
-    account = portfolio.total if total_value is None else total_value
-    account -= sum(portfolio.value_of(symbol) for symbol in set(keep) & set(portfolio.quantities))
-    managed = portfolio.without(keep)
-    value = account if capital is None else min(capital, account)
-    targets = {symbol: weight * value for symbol, weight in weights.items() if weight > 0}
+    value, targets, managed = managed_targets(portfolio, weights, total_value, capital, keep)
     symbols = sorted(set(targets) | {s for s, q in managed.quantities.items() if q})
     missing = [symbol for symbol in symbols if not managed.prices.get(symbol, 0) > 0]
     if missing:

@@ -64,6 +64,9 @@ def report_data(result: RunResult) -> dict:
                     "planned": [f"{order.side} {order.quantity}" for order in planned],
                     "held_after": held_after,
                     "held_after_is_expected": not result.sends_orders,
+                    "charges": round(
+                        sum(order_charges(order, result) for order in result.orders if order.symbol == symbol), 2
+                    ),
                 }
             )
     return {
@@ -82,6 +85,18 @@ def report_data(result: RunResult) -> dict:
             else percent(result.deficit_after, result.total_value),
             "after_is_expected": not result.sends_orders,
         },
+        "charges": charges_data(result),
+        "skipped": [
+            {
+                "symbol": trade.symbol,
+                "side": trade.side,
+                "quantity": trade.quantity,
+                "value": round(trade.value, 2),
+                "charges": round(trade.charges, 2),
+                "reason": trade.reason,
+            }
+            for trade in (plan.skipped if plan is not None else [])
+        ],
         "stop_reason": result.stop_reason,
         "failed": result.failed,
         "warnings": result.basket.warnings,
@@ -98,6 +113,38 @@ def report_data(result: RunResult) -> dict:
             for record in result.passes
         ],
     }
+
+
+def order_charges(order: OrderRecord, result: RunResult) -> float:
+    """An order's estimated charges: of the shares filled, or for a dry run of all it would send."""
+    return order.charges * order.filled / order.quantity if result.sends_orders else order.charges
+
+
+def charges_data(result: RunResult) -> dict:
+    """The orders' estimated charges (the ledger's cost model): for a run that sends, of what was filled;
+    for a dry run, of what it would send. With the value traded, and the charges' share of it."""
+    charges = sum(order_charges(order, result) for order in result.orders)
+    if result.sends_orders:
+        traded = sum(order.filled * order.average_price for order in result.orders)
+    else:
+        traded = sum(order.quantity * order.planned_price for order in result.orders)
+    return {"estimated": round(charges, 2), "traded": round(traded, 2), "percent_of_traded": percent(charges, traded)}
+
+
+def charges_text(charges: dict) -> str:
+    return (
+        f"charges ₹{charges['estimated']:,.2f} (estimated), {charges['percent_of_traded']:.3f}% "
+        f"of ₹{charges['traded']:,.0f} traded"
+    )
+
+
+def skipped_lines(data: dict) -> list[str]:
+    """One line per trade left out, with why: the drift band, or charges above what it removes."""
+    return [
+        f"{trade['symbol']} {trade['side']} {trade['quantity']} (₹{trade['value']:,.0f}, charges "
+        f"₹{trade['charges']:,.2f}) skipped: {trade['reason']}."
+        for trade in data["skipped"]
+    ]
 
 
 def held_after_label(result: RunResult) -> str:
@@ -131,11 +178,11 @@ def markdown_summary(result: RunResult) -> str:
         f"## Rebalance {data['run_id']} ({data['mode']}) for {data['user_id']}",
         "",
         f"Basket `{data['basket']}`, total value ₹{data['total_value']:,.0f}.",
-        f"Deficit before ₹{deficit['before']:,.0f} ({deficit['before_percent']:.2f}%), {after_text(deficit)}. "
-        + sentence(f"Stopped: {data['stop_reason']}"),
+        f"Deficit before ₹{deficit['before']:,.0f} ({deficit['before_percent']:.2f}%), {after_text(deficit)}; "
+        f"{charges_text(data['charges'])}. " + sentence(f"Stopped: {data['stop_reason']}"),
         "",
-        f"| stock | price (source) | held | target ₹ | orders | {held_after_label(result)} |",
-        "|---|---:|---:|---:|---|---:|",
+        f"| stock | price (source) | held | target ₹ | orders | charges ₹ | {held_after_label(result)} |",
+        "|---|---:|---:|---:|---|---:|---:|",
     ]
     lines_by_symbol = order_lines(result)
     for stock in data["stocks"]:
@@ -143,9 +190,9 @@ def markdown_summary(result: RunResult) -> str:
         held_after = "?" if stock["held_after"] is None else stock["held_after"]
         lines.append(
             f"| {stock['symbol']} | {stock['price']:,.2f} ({stock['price_source'] or '?'}) | {stock['held_before']} "
-            f"| {stock['target_value']:,.0f} | {orders} | {held_after} |"
+            f"| {stock['target_value']:,.0f} | {orders} | {stock['charges']:,.2f} | {held_after} |"
         )
-    reasons = order_reasons(result)
+    reasons = [*order_reasons(result), *skipped_lines(data)]
     if reasons:
         lines += ["", *(f"- {_markdown_text(line)}" for line in reasons)]
     return "\n".join(lines) + "\n"

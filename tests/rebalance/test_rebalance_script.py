@@ -232,3 +232,78 @@ def test_ctrl_c_at_the_confirmation_exits_130_and_sends_nothing(logged_in, rebal
     code, _, err = rebalance(basket, "--live", "--user-id", "ZP0001", "--no-wait", env=env, stdin=Interrupted())
     assert code == 130 and "orders already sent stay with Kite" in err
     assert paper.kite.orders() == []
+
+
+def test_a_new_basket_is_traded_in_full_then_the_band_leaves_small_drift_alone(rebalance, tmp_path):
+    report = tmp_path / "r.json"
+    code, out, err = rebalance(SAMPLE, "--paper", "--quiet", "--report-json", report)
+    assert code == 0, err
+    assert "not been traded to this basket yet: trading to it in full" in out
+    first = report_of(report)
+    assert first["passes"] and first["charges"]["estimated"] > 0
+    assert first["charges"]["percent_of_traded"] > 0.1  # STT alone is 0.1% of the value traded
+    assert "charges ₹" in out
+    code, out, err = rebalance(SAMPLE, "--paper", "--quiet", "--drift-band", "50", "--report-json", report)
+    assert code == 0, err
+    again = report_of(report)
+    assert again["passes"] == [] and "nothing to do" in again["stop_reason"]
+    assert again["skipped"] and all(trade["reason"] == "within the drift band" for trade in again["skipped"])
+    assert "skipped: within the drift band" in out
+
+
+def test_no_band_and_no_cost_weight_trade_as_before(rebalance, tmp_path):
+    report = tmp_path / "r.json"
+    assert rebalance(SAMPLE, "--paper", "--quiet", "--max-passes", "1")[0] == 0
+    code, _, err = rebalance(
+        SAMPLE, "--paper", "--quiet", "--drift-band", "0", "--cost-weight", "0", "--report-json", report
+    )
+    assert code == 0, err
+    assert report_of(report)["skipped"] == []
+
+
+def test_keep_leaves_a_holding_untouched_and_outside_the_total(rebalance, tmp_path):
+    report = tmp_path / "r.json"
+    code, _, err = rebalance(SAMPLE, "--paper", "--quiet", "--keep", "irctc", "--report-json", report)
+    assert code == 0, err
+    data = report_of(report)
+    orders = [order for record in data["passes"] for order in record["orders"]]
+    assert orders and all(order["symbol"] != "IRCTC" for order in orders)
+    assert any(order["symbol"] == "TATASTEEL" for order in orders)  # not kept: sold
+    assert "IRCTC" not in {stock["symbol"] for stock in data["stocks"]}
+    # Cash, CDSL and TATASTEEL: IRCTC's 40 shares are not counted.
+    assert data["total_value"] == pytest.approx(500000 + 60 * 1512.40 + 50 * 158.35)
+
+
+def test_keep_refuses_a_basket_stock(rebalance):
+    code, _, err = rebalance(SAMPLE, "--paper", "--quiet", "--keep", "CDSL")
+    assert code == 2 and "--keep names CDSL, which the basket holds" in err
+
+
+def test_capital_bounds_what_the_basket_holds_and_leaves_the_rest_of_the_cash(rebalance, tmp_path):
+    report = tmp_path / "r.json"
+    code, _, err = rebalance(SAMPLE, "--paper", "--quiet", "--capital", "200000", "--report-json", report)
+    assert code == 0, err
+    data = report_of(report)
+    assert sum(stock["target_value"] for stock in data["stocks"]) == pytest.approx(200000, abs=1)
+    bought = sum(
+        order["filled"] * order["average_price"]
+        for record in data["passes"]
+        for order in record["orders"]
+        if order["side"] == "BUY"
+    )
+    assert 0 < bought <= 200000
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--drift-band", "101"], "not a percentage from 0 to 100"),
+        (["--drift-band", "-1"], "not a number of rupees"),
+        (["--cost-weight", "nan"], "not a number of rupees"),
+        (["--capital", "abc"], "not a number of rupees"),
+        (["--keep", "NOT A SYMBOL"], "is not an NSE symbol"),
+    ],
+)
+def test_bad_cost_band_capital_or_keep_exit_2(rebalance, args, message):
+    code, _, err = rebalance(SAMPLE, "--paper", "--quiet", *args)
+    assert code == 2 and message in err

@@ -14,6 +14,7 @@ from niftybaskets.webserver import BackgroundServer
 from tests.fakes.gemini import answer
 from tests.fakes.github import FakeGitHub
 from tests.fakes.nse import quote_payload
+from tests.notify.receivers import Webhook
 from tests.research.conftest import INDEX, STOCKS, gemini_server, nse, web  # noqa: F401 - fixtures
 from tests.research.test_portfolio import basket_answer
 
@@ -90,3 +91,12 @@ def research_world(nse, gemini_server):  # noqa: F811 - the imported fixtures
 def kite(make_paper):
     """The paper exchange as the user's Kite account, pricing every stock of the research's index."""
     return make_paper(prices={**STOCKS, "INFY": 1500, "TCS": 3500})
+
+
+@pytest.fixture
+def phone():
+    """The owner's phone: a json:// webhook that keeps what apprise posts to it."""
+    hook = Webhook()
+    with BackgroundServer(hook.app) as server:
+        hook.url = f"json://127.0.0.1:{server.port}/phone"
+        yield hook

@@ -6,27 +6,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import pytest
 import yaml
 
 from niftybaskets.market import IST, NseCalendar
 from niftybaskets.notify import why_no_reminder
-from niftybaskets.webserver import BackgroundServer
-from tests.notify.receivers import Webhook
 from tests.workflows.runner import Runner
 from tests.workflows.test_hygiene import WORKFLOW_PATHS, jobs_of, load, steps_of
 from tests.workflows.test_workflow_steps import WORKFLOWS, context, host
 
 REMINDER = "login-reminder.yml"
 SECRET = "${{ secrets.NOTIFY_URLS }}"
-
-
-@pytest.fixture
-def phone():
-    hook = Webhook()
-    with BackgroundServer(hook.app) as server:
-        hook.url = f"json://127.0.0.1:{server.port}/phone"
-        yield hook
 
 
 def remind(scratch, github, tmp_path, secrets: dict[str, str]):

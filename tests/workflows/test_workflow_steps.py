@@ -21,6 +21,7 @@ from tests.workflows.conftest import BOT, git
 from tests.workflows.runner import Runner, clean_environment
 
 WORKFLOWS = Path(".github") / "workflows"
+PAPER = {"REBALANCE_MODE": "paper"}
 
 
 def context(github, inputs=None, secrets=None, variables=None, needs=None) -> dict:
@@ -54,7 +55,7 @@ def run_rebalance(runner: Runner, checkout: Path):
 
 
 def test_research_publishes_the_basket_deploys_the_site_and_a_paper_rebalance_trades_it(
-    scratch, github, research_world, tmp_path
+    scratch, github, research_world, tmp_path, phone
 ):
     nse, gemini, index = research_world
     # Someone pushed to the fork while the research ran: the publish step must rebase over it.
@@ -69,7 +70,12 @@ def test_research_publishes_the_basket_deploys_the_site_and_a_paper_rebalance_tr
     inputs = {"index": index, "top_n": "4", "basket_k": "2", "passes": "2"}
     research = Runner(
         scratch.checkout,
-        context(github, inputs, {"GEMINI_API_KEYS": "key-one,key-two"}, {"REBALANCE_MODE": "paper"}),
+        context(
+            github,
+            inputs,
+            {"GEMINI_API_KEYS": "key-one,key-two", "NOTIFY_URLS": phone.url},
+            {"REBALANCE_MODE": "paper"},
+        ),
         environment,
     )
     job = research.run_job(scratch.checkout / WORKFLOWS / "research.yml", "research")
@@ -101,6 +107,9 @@ def test_research_publishes_the_basket_deploys_the_site_and_a_paper_rebalance_tr
     assert (site / "performance" / f"{slug(index)}.html").is_file()
     assert "No price cache from an earlier research run" in job.log
     assert "prices.sqlite" in job.artifacts["price-cache"]  # for the next run's score step
+    [told] = phone.received  # the new basket, from the one step given the secret; no failure
+    assert all(stock["stock_ticker"] in told["message"] for stock in published["stocks"])
+    assert phone.url not in job.log
 
     needs = {"research": {"outputs": job.outputs}}
     deploy = research.run_job(scratch.checkout / WORKFLOWS / "research.yml", "deploy")
@@ -114,7 +123,11 @@ def test_research_publishes_the_basket_deploys_the_site_and_a_paper_rebalance_tr
     git(scratch.checkout, "pull", "-q")
     rebalance = Runner(
         scratch.checkout,
-        context(github, {**github.dispatches[0].inputs, "target_deficit": "", "min_order_value": ""}),
+        context(
+            github,
+            {**github.dispatches[0].inputs, "target_deficit": "", "min_order_value": ""},
+            {"NOTIFY_URLS": phone.url},
+        ),
         environment,
     )
     job = run_rebalance(rebalance, scratch.checkout)
@@ -126,6 +139,8 @@ def test_research_publishes_the_basket_deploys_the_site_and_a_paper_rebalance_tr
     bought = {stock["symbol"]: stock["held_after"] for stock in report["stocks"]}
     assert all(bought[stock["stock_ticker"]] > 0 for stock in published["stocks"])
     assert f"## Rebalance {report['run_id']}" in job.summary
+    told = phone.received[-1]  # the rebalance's result
+    assert len(phone.received) == 2 and "paper" in told["title"] and "deficit" in told["message"].lower()
 
 
 def publish_a_basket(scratch) -> str:
