@@ -129,26 +129,16 @@ class Settings(BaseSettings):
     def _split_notify_urls(cls, value: object) -> object:
         if not isinstance(value, str):
             return value
+        # Not checked here: a typo in a notification setting must not stop a rebalance (notify_problems).
         urls = [part.strip(",; ") for part in NOTIFY_URL_BREAK.split(value.strip())]
-        urls = [url for url in urls if url]
-        for number, url in enumerate(urls, start=1):
-            # The URL itself holds the secret: the message names it by its place only.
-            if not re.match(r"[A-Za-z0-9]{1,32}://.", url):
-                raise ValueError(f"URL #{number} is not an apprise URL (SCHEME://..., e.g. tgram://BOT_TOKEN/CHAT_ID)")
-        return urls
+        return [url for url in urls if url]
 
     @field_validator("notify_level", mode="before")
     @classmethod
     def _notify_level(cls, value: object) -> object:
         if not isinstance(value, str):
             return value
-        level = value.strip().lower() or "all"
-        if level not in NOTIFY_LEVELS:
-            raise ValueError(
-                f"must be all (every result) or problems (failures, refusals, money left unspent and reminders), "
-                f"not {value[:20]!a}"
-            )
-        return level
+        return value.strip().lower() or "all"
 
     @field_validator("market_data_sources", mode="before")
     @classmethod
@@ -186,6 +176,22 @@ class Settings(BaseSettings):
     def unexpected_dir(self) -> Path:
         """Where answers a parser did not understand are kept, for a bug report."""
         return self.data_dir / "unexpected"
+
+    @property
+    def notify_problems(self) -> list[str]:
+        """What is wrong with NOTIFY_URLS and NOTIFY_LEVEL: a URL is named by its place only (it holds a
+        secret). The notifications skip what is wrong and say so; only scripts/notify.py refuses it."""
+        problems = [
+            f"NOTIFY_URLS: URL #{number} is not an apprise URL (SCHEME://..., e.g. tgram://BOT_TOKEN/CHAT_ID)"
+            for number, url in enumerate(self.notify_urls, start=1)
+            if not re.match(r"[A-Za-z0-9]{1,32}://.", url.get_secret_value())
+        ]
+        if self.notify_level not in NOTIFY_LEVELS:
+            problems.append(
+                "NOTIFY_LEVEL: must be all (every result) or problems (failures, refusals, money left unspent and "
+                f"reminders), not {self.notify_level[:20]!a}"
+            )
+        return problems
 
     def require(self, *names: str) -> None:
         """Raise ConfigError naming each required setting that is empty, and how to set it."""

@@ -40,6 +40,7 @@ from pydantic import SecretStr
 
 from niftybaskets.config import GEMINI_KEY_PATTERN, HOW_TO_SET, ConfigError, Settings
 from niftybaskets.encryption import fernet_from_key
+from niftybaskets.kite.wire import EXCHANGE
 from niftybaskets.market import IST
 from niftybaskets.marketdata.answers import MarketDataError, NotFound, UnexpectedAnswer
 from niftybaskets.marketdata.chain import NEXT_STEP
@@ -485,7 +486,7 @@ def kite_ltp(kite: KiteConnect, symbol: str, line: Line) -> CheckResult:
 def kite_historical(kite: KiteConnect, symbol: str, line: Line) -> CheckResult:
     last = today()
     try:
-        instruments = kite.instruments("NSE")
+        instruments = kite.instruments(EXCHANGE)
         tokens = {row["tradingsymbol"]: row["instrument_token"] for row in instruments}
         token = tokens.get(symbol) or next(iter(tokens.values()), None)
         if token is None:

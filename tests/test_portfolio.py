@@ -5,7 +5,7 @@ import pytest
 
 from niftybaskets.kite.portfolio import value_portfolio
 
-MOCKS = Path(__file__).resolve().parents[2] / "shared" / "kite-mocks"
+MOCKS = Path(__file__).resolve().parent / "fixtures" / "recorded" / "kite"
 
 
 def holding(symbol, quantity, t1=0, price=100.0):
@@ -32,7 +32,6 @@ def test_intraday_products_are_not_part_of_the_delivery_portfolio():
     assert portfolio.quantities == {}
 
 
-@pytest.mark.skipif(not MOCKS.is_dir(), reason="../shared/kite-mocks is not here")
 def test_zerodhas_mock_payloads_value_as_expected():
     def data(name):
         return json.loads((MOCKS / f"{name}.json").read_text())["data"]

@@ -90,7 +90,13 @@ def show(delivery: Delivery, env: Mapping[str, str] = os.environ) -> None:
 
 
 def tell(settings: Settings, message: Message, env: Mapping[str, str] = os.environ) -> Delivery:
-    delivery = Notifier.from_settings(settings).send(message)
+    for problem in settings.notify_problems:
+        print(f"warning: {problem}; that setting is skipped", file=sys.stderr)
+    try:
+        delivery = Notifier.from_settings(settings).send(message)
+    except Exception as error:  # a notification never fails the step that sends it
+        print(f"warning: the notification was not sent ({type(error).__name__})", file=sys.stderr)
+        delivery = Delivery(failed=("every channel",))
     show(delivery, env)
     return delivery
 
@@ -110,7 +116,7 @@ def notify_published(settings: Settings, basket_json: Path, env: Mapping[str, st
     """A new basket: its page, stocks and weights, and the scored ledger's latest line."""
     try:
         message = published_message(settings.docs_dir, basket_json, site_of(settings))
-    except (NiftyError, OSError) as error:
+    except (NiftyError, OSError, ValueError, LookupError, TypeError) as error:  # a page or ledger not as written
         print(f"warning: the new basket is not notified: {error}", file=sys.stderr)
         return Delivery(skipped=str(error))
     return tell(settings, message, env)
@@ -176,6 +182,8 @@ def main(argv: Sequence[str] | None = None, clock: Clock = system_clock) -> int:
         if not (args.test or args.login_reminder):
             parser.error("say what to send: --test or --login-reminder")
         settings = load_settings()
+        if settings.notify_problems:
+            raise ConfigError("; ".join(settings.notify_problems))
         return send_test(settings) if args.test else remind(settings, clock)
 
     return run(parser, argv, body)

@@ -357,15 +357,17 @@ def failure_file(settings: Settings) -> Path:
     return settings.data_dir / "logs" / "failed-step.json"
 
 
-def note_failure(name: str, reason: str, settings: Settings, env: Mapping[str, str]) -> None:
+def note_failure(name: str, reason: str, settings: Settings, env: Mapping[str, str], told: bool = False) -> None:
     """A failed step, for the owner: sent at once on this machine; in GitHub Actions kept for the job's
-    last step (`notify-failure`, run on failure), the one step given the notification secret."""
+    last step (`notify-failure`, run on failure), the one step given the notification secret. A step
+    that `told` the owner itself (the rebalance, with its result) is not told again."""
     if not in_actions(env):
-        notify_failure(settings, name, reason, env=env)
+        if not told:
+            notify_failure(settings, name, reason, env=env)
         return
     path = failure_file(settings)
     make_private_folder(path.parent)
-    path.write_text(json.dumps({"step": name, "reason": reason}), encoding="utf-8")
+    path.write_text(json.dumps({"step": name, "reason": reason, "told": told}), encoding="utf-8")
 
 
 def notify_failed_step(env: Mapping[str, str], settings: Settings) -> int:
@@ -373,10 +375,15 @@ def notify_failed_step(env: Mapping[str, str], settings: Settings) -> int:
     path = failure_file(settings)
     try:
         noted = json.loads(path.read_text(encoding="utf-8"))
-        step, reason = str(noted["step"]), str(noted["reason"])
-    except (OSError, ValueError, LookupError, TypeError):
-        step, reason = setting(env, "GITHUB_JOB", "the job"), "a step failed before the pipeline could say why"
-    notify_failure(settings, step, reason, "see the run's log", env)
+        step, reason, told = str(noted["step"]), str(noted["reason"]), noted.get("told") is True
+    except (OSError, ValueError, LookupError, TypeError, AttributeError):
+        step, reason, told = (
+            setting(env, "GITHUB_JOB", "the job"),
+            "a step failed before the pipeline could say why",
+            False,
+        )
+    if not told:
+        notify_failure(settings, step, reason, "see the run's log", env)
     path.unlink(missing_ok=True)
     return 0
 
@@ -483,8 +490,8 @@ def run_step(name: str, settings: Settings, env: Mapping[str, str] = os.environ)
         raise
     # A rebalance that ran told its result already, refusals and all.
     reported = name == "rebalance" and report_path(env, settings).is_file()
-    if status != 0 and not reported:
-        note_failure(name, errors.line or f"it exited {status}; its log says why", settings, env)
+    if status != 0:
+        note_failure(name, errors.line or f"it exited {status}; its log says why", settings, env, told=reported)
     return status
 
 

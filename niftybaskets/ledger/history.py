@@ -22,6 +22,7 @@ from kiteconnect import exceptions as kite_errors
 
 from niftybaskets.errors import NiftyError
 from niftybaskets.kite.client import KiteClient
+from niftybaskets.kite.wire import EXCHANGE
 from niftybaskets.ledger.prices import Adjustment, DayPrice, PriceSeries, price_factor
 from niftybaskets.ledger.score import PRICES_FINAL
 from niftybaskets.market import IST, Clock
@@ -103,7 +104,7 @@ class KiteHistory:
         if self._tokens is None:
             self.calls += 1
             try:
-                instruments = self.client.instruments("NSE")
+                instruments = self.client.instruments(EXCHANGE)
             except (kite_errors.KiteException, requests.RequestException) as error:
                 raise HistoryError(f"Kite did not send its instrument list ({error}); try again later") from None
             self._tokens = {}

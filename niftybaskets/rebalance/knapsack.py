@@ -40,6 +40,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from niftybaskets.errors import NiftyError
+
 NODE_LIMIT = 100_000  # branchings, a second or so; plans measured needed at most tens of thousands
 WIDE = 24  # options in a class from which on numpy bounds them all at once
 TAIL = 4096  # combined choices of the finest classes, searched by bisection at the end of each branch
@@ -73,7 +75,7 @@ class Solution:
     nodes: int
 
 
-class Infeasible(ValueError):
+class Infeasible(NiftyError):
     """Even the cheapest option of every class costs more than the money there is."""
 
 

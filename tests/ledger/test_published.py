@@ -1,4 +1,4 @@
-"""Baskets in the historical published format (../shared/fixtures/baskets) are read and scored."""
+"""Baskets in the historical published format (tests/fixtures/baskets) are read and scored."""
 
 import shutil
 from datetime import datetime
@@ -12,8 +12,7 @@ from niftybaskets.cli.score_ledger import ScoreRequest, score
 from niftybaskets.market import IST
 from tests.fakes.clock import FakeClock
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "baskets"
-pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason="../shared/fixtures/baskets is not here")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "baskets"
 
 
 @pytest.fixture

@@ -94,8 +94,8 @@ def test_verbose_shows_what_apprise_did_without_a_secret(notify, webhook, mail):
 @pytest.mark.parametrize(
     ("env", "said"),
     [
-        ({"NOTIFY_URLS": "tgram://123456789:SECRETBOTTOKEN/42 not-a-url"}, "NOTIFY_URLS: Value error, URL #2 is not"),
-        ({"NOTIFY_LEVEL": "loud"}, "NOTIFY_LEVEL: Value error, must be all"),
+        ({"NOTIFY_URLS": "tgram://123456789:SECRETBOTTOKEN/42 not-a-url"}, "NOTIFY_URLS: URL #2 is not an apprise URL"),
+        ({"NOTIFY_LEVEL": "loud"}, "NOTIFY_LEVEL: must be all"),
     ],
 )
 def test_a_bad_setting_exits_2_without_repeating_a_url(notify, env, said):

@@ -94,3 +94,31 @@ def test_a_new_basket_is_told_with_its_stocks(machine, webhook, monkeypatch, tmp
     assert pipeline.run_step("notify-published", settings) == 0
     [told] = webhook.received
     assert "SBIN" in told["message"] and "INFY" in told["message"]
+
+
+def test_a_bad_notification_setting_never_stops_a_rebalance(machine, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("NOTIFY_URLS", "tgram://123456789:SECRETBOTTOKEN/42 not-a-url")
+    monkeypatch.setenv("NOTIFY_LEVEL", "loud")
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "examples").mkdir()
+    shutil.copy(REPOSITORY / "examples" / "sample_basket.json", tmp_path / "examples")
+    assert pipeline.main(["demo"]) == 0
+    baskets = tmp_path / "docs" / "baskets"
+    baskets.mkdir(parents=True)
+    shutil.copy(REPOSITORY / "examples" / "sample_basket.json", baskets / "b.json")
+    monkeypatch.setenv("BASKET", "docs/baskets/b.json")
+    monkeypatch.setenv("MODE", "paper")
+    assert pipeline.main(["rebalance"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: NOTIFY_URLS: URL #2 is not an apprise URL" in err and "warning: NOTIFY_LEVEL" in err
+    assert "SECRETBOTTOKEN" not in err
+
+
+def test_a_rebalance_that_told_its_result_is_not_told_again_as_a_failure(machine, webhook, monkeypatch, tmp_path):
+    monkeypatch.setenv("NOTIFY_URLS", webhook.url)
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    settings = load_settings()
+    pipeline.note_failure("rebalance", "orders were refused", settings, {"GITHUB_ACTIONS": "true"}, told=True)
+    assert pipeline.main(["notify-failure"]) == 0
+    assert webhook.received == []
+    assert not (tmp_path / "data" / "logs" / "failed-step.json").exists()

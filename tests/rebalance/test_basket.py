@@ -5,7 +5,7 @@ import pytest
 
 from niftybaskets.baskets import BasketError, load_basket
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "baskets"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "baskets"
 
 
 def write(tmp_path, data, name="basket.json") -> Path:
@@ -84,7 +84,6 @@ def test_missing_large_and_outside_files_are_refused(tmp_path):
         load_basket(root / ".." / ".." / "elsewhere.json", basket_root=root)
 
 
-@pytest.mark.skipif(not FIXTURES.is_dir(), reason="../shared/fixtures is not here")
 @pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*.json")) if FIXTURES.is_dir() else [])
 def test_the_historical_published_baskets_load(name):
     basket = load_basket(FIXTURES / name)
