@@ -353,8 +353,9 @@ def notify_new_basket(env: Mapping[str, str], settings: Settings) -> int:
     return 0
 
 
-def failure_file(settings: Settings) -> Path:
-    return settings.data_dir / "logs" / "failed-step.json"
+def failure_file(settings: Settings, env: Mapping[str, str]) -> Path:
+    """This workflow run's note of its failed step (a self-hosted runner keeps DATA_DIR between runs)."""
+    return settings.data_dir / "logs" / f"failed-step-{setting(env, 'GITHUB_RUN_ID', 'local')}.json"
 
 
 def note_failure(name: str, reason: str, settings: Settings, env: Mapping[str, str], told: bool = False) -> None:
@@ -365,14 +366,14 @@ def note_failure(name: str, reason: str, settings: Settings, env: Mapping[str, s
         if not told:
             notify_failure(settings, name, reason, env=env)
         return
-    path = failure_file(settings)
+    path = failure_file(settings, env)
     make_private_folder(path.parent)
     path.write_text(json.dumps({"step": name, "reason": reason, "told": told}), encoding="utf-8")
 
 
 def notify_failed_step(env: Mapping[str, str], settings: Settings) -> int:
     """notify-failure: the failed step this job noted, else the job's failure in general."""
-    path = failure_file(settings)
+    path = failure_file(settings, env)
     try:
         noted = json.loads(path.read_text(encoding="utf-8"))
         step, reason, told = str(noted["step"]), str(noted["reason"]), noted.get("told") is True

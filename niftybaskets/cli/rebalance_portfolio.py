@@ -87,6 +87,13 @@ def rupees(text: str) -> float:
     return value
 
 
+def capital(text: str) -> float:
+    value = rupees(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a capital: a number of rupees above 0")
+    return value
+
+
 def percent(text: str) -> float:
     value = rupees(text) if text.strip() else math.nan
     if not value <= 100:
@@ -151,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--capital",
-        type=rupees,
+        type=capital,
         help="manage only this much of the account for the basket: targets are weights x capital, and the rest "
         "of the cash is left alone (default: the whole account)",
     )

@@ -356,7 +356,8 @@ def plan_rebalance(
     held = {symbol: managed.quantities.get(symbol, 0) for symbol in symbols}
     budget = managed.cash
     if capital is not None:
-        budget = min(budget, value - sum(held[s] * prices[s] for s in symbols))
+        # Only the basket's stocks fill the capital: those outside it are being sold, not bought.
+        budget = min(budget, value - sum(held[s] * prices[s] for s in symbols if s in targets))
     notes: list[str] = []
     if budget < 0:
         notes.append(
@@ -381,7 +382,9 @@ def plan_rebalance(
             symbol not in targets,
             symbol not in sold,
             money.paise(prices[symbol]) * money.buying,
-            money.paise(prices[symbol]) * money.selling,
+            # Under a capital, what a stock outside the basket frees buys nothing now: it would fill the
+            # capital beyond the budget, which counts only the basket's stocks (a later pass spends it).
+            0 if capital is not None and symbol not in targets else money.paise(prices[symbol]) * money.selling,
             cost_weight / sessions_left,
             sessions_left,
             costs,

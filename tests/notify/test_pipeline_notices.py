@@ -32,7 +32,7 @@ def test_in_actions_the_failure_waits_for_the_jobs_notify_step(machine, webhook,
     monkeypatch.setenv("START", "soon")
     assert pipeline.main(["wait-market"]) == 2
     assert webhook.received == []
-    noted = tmp_path / "data" / "logs" / "failed-step.json"
+    noted = tmp_path / "data" / "logs" / "failed-step-local.json"
     assert json.loads(noted.read_text())["step"] == "wait-market"
     assert pipeline.main(["notify-failure"]) == 0
     [told] = webhook.received
@@ -121,4 +121,4 @@ def test_a_rebalance_that_told_its_result_is_not_told_again_as_a_failure(machine
     pipeline.note_failure("rebalance", "orders were refused", settings, {"GITHUB_ACTIONS": "true"}, told=True)
     assert pipeline.main(["notify-failure"]) == 0
     assert webhook.received == []
-    assert not (tmp_path / "data" / "logs" / "failed-step.json").exists()
+    assert not list((tmp_path / "data" / "logs").glob("failed-step-*.json"))

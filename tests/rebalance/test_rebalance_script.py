@@ -301,6 +301,7 @@ def test_capital_bounds_what_the_basket_holds_and_leaves_the_rest_of_the_cash(re
         (["--drift-band", "-1"], "not a number of rupees"),
         (["--cost-weight", "nan"], "not a number of rupees"),
         (["--capital", "abc"], "not a number of rupees"),
+        (["--capital", "0"], "not a capital: a number of rupees above 0"),
         (["--keep", "NOT A SYMBOL"], "is not an NSE symbol"),
     ],
 )
