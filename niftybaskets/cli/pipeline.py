@@ -312,8 +312,9 @@ def rebalance(env: Mapping[str, str], settings: Settings) -> int:
             args.append(option(name.lower().replace("_", "-"), env[name]))
     if env.get("QUIET", "1") != "0":
         args.append("--quiet")
-    if mode != "paper" and not in_actions(env) and logged_in(settings) is False:
-        notify_login_needed(settings, LOGIN_COMMAND, env=env)  # the workflow's own reminder runs on its schedule
+    reminding = settings.notify_urls and mode != "paper" and not in_actions(env)  # Actions: login-reminder.yml
+    if reminding and logged_in(settings) is False:
+        notify_login_needed(settings, LOGIN_COMMAND, env=env)
     say(f"Rebalancing to {basket} ({mode})")
     # The basket after `--`: BASKET=-h is a file named -h (refused as outside docs/baskets), not a request for help.
     status = rebalance_portfolio.main([*args, "--", basket])
