@@ -8,8 +8,8 @@ import os
 import pytest
 
 from niftybaskets.webserver import BackgroundServer
-from tests.fakes.github import FakeGitHub
 from tests.notify.receivers import MailServer, Webhook
+from tests.workflows.conftest import github  # noqa: F401 - the fake GitHub, one fixture for both
 
 MAIL_PASSWORD = "mail-app-password-4711"
 # Secrets a user may have set: none may reach a message.
@@ -37,14 +37,6 @@ def mail():
             "?smtp=127.0.0.1&from=niftybaskets@example.com&to=owner@example.com"
         )
         yield server
-
-
-@pytest.fixture
-def github():
-    fake = FakeGitHub()
-    with BackgroundServer(fake.app) as server:
-        fake.url = server.url
-        yield fake
 
 
 @pytest.fixture
